@@ -1,0 +1,24 @@
+"""Test configuration shared by the test suite and the docstring examples."""
+
+import pytest
+import torch
+from hypothesis import settings
+from torch import nn
+
+import convrec.nn
+
+settings.register_profile(
+    "convrec", derandomize=True, deadline=None, max_examples=40, print_blob=True
+)
+settings.load_profile("convrec")
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _doctest_names(doctest_namespace: dict) -> None:
+    doctest_namespace.update({"torch": torch, "nn": nn})
+    doctest_namespace.update({name: getattr(convrec.nn, name) for name in convrec.nn.__all__})
