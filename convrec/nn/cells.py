@@ -1,0 +1,295 @@
+"""Recurrent cells written from the lecture notes' equations: one time step each.
+
+Each cell is a pure function of ``(x_t, state, weights)``, the reference every fast path is tested
+against, and a module that holds the weights. Weights use PyTorch's layout so that cells and
+layers exchange weights with ``torch.nn`` and cuDNN:
+
+- ``weight_ih``: ``(G * H, I)``, the input weights of all ``G`` gates stacked;
+- ``weight_hh``: ``(G * H, H)``, the recurrent weights;
+- ``bias_ih``, ``bias_hh``: ``(G * H,)``, added together (two biases, as PyTorch and cuDNN keep).
+
+Gate order is PyTorch's: LSTM ``(i, f, g, o)``, GRU ``(r, z, n)``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from convrec.nn.checks import fail, floating_tensor, one_of, positive_int
+from convrec.nn.init import RECURRENT_SCHEMES, init_recurrent_
+
+LSTMState = tuple[Tensor, Tensor]
+NONLINEARITIES = ("tanh", "relu")
+
+
+def rnn_cell(
+    x: Tensor,
+    h: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None,
+    bias_hh: Tensor | None,
+    nonlinearity: str = "tanh",
+) -> Tensor:
+    """One step of the vanilla (Elman) RNN, seed 000 "RNN architecture" and seed 002:
+
+        h_t = phi(W_x x_t + W_h h_{t-1} + b)
+
+    with ``phi`` = tanh or ReLU, ``W_x = weight_ih``, ``W_h = weight_hh`` and
+    ``b = bias_ih + bias_hh``.
+
+    Shape:
+        x: ``(B, I)``; h: ``(B, H)``; returns ``h_t (B, H)``.
+    """
+    a = _linear(x, weight_ih, bias_ih) + _linear(h, weight_hh, bias_hh)
+    return torch.tanh(a) if nonlinearity == "tanh" else torch.relu(a)
+
+
+def lstm_cell(
+    x: Tensor,
+    state: LSTMState,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None,
+    bias_hh: Tensor | None,
+) -> LSTMState:
+    """One step of the LSTM, seed 004 "LSTM: Control flow" and seed 000 "Long-Short Term Memory":
+
+        f_t = sigmoid(W_f [h_{t-1}, x_t] + b_f)        forget gate
+        i_t = sigmoid(W_i [h_{t-1}, x_t] + b_i)        input gate
+        C~_t = tanh(W_C [h_{t-1}, x_t] + b_C)          candidate cell state
+        o_t = sigmoid(W_o [h_{t-1}, x_t] + b_o)        output gate
+        C_t = f_t * C_{t-1} + i_t * C~_t               cell state
+        h_t = o_t * tanh(C_t)                          hidden state
+
+    (Seed 003 wraps the cell update in an extra sigmoid; that is a slip, and the other decks and
+    Hochreiter and Schmidhuber 1997 give the form above.)
+
+    Shape:
+        x: ``(B, I)``; state: ``(h, C)``, each ``(B, H)``; returns ``(h_t, C_t)``.
+    """
+    h, c = state
+    a = _linear(x, weight_ih, bias_ih) + _linear(h, weight_hh, bias_hh)
+    a_i, a_f, a_g, a_o = a.chunk(4, dim=-1)
+    i = torch.sigmoid(a_i)
+    f = torch.sigmoid(a_f)
+    candidate = torch.tanh(a_g)
+    o = torch.sigmoid(a_o)
+    c = f * c + i * candidate
+    h = o * torch.tanh(c)
+    return h, c
+
+
+def gru_cell(
+    x: Tensor,
+    h: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None,
+    bias_hh: Tensor | None,
+    reset_after: bool = False,
+) -> Tensor:
+    """One step of the GRU, seed 003 "GRU" (Cho et al. 2014):
+
+        z_t = sigmoid(W_z [h_{t-1}, x_t])                update gate
+        r_t = sigmoid(W_r [h_{t-1}, x_t])                reset gate
+        h~_t = tanh(W [r_t * h_{t-1}, x_t])              candidate (reset before the matmul)
+        h_t = (1 - z_t) * h_{t-1} + z_t * h~_t
+
+    With ``reset_after=True``, the variant cuDNN and ``torch.nn.GRU`` compute (Keras'
+    ``reset_after=True``): the reset gate scales the recurrent product instead,
+    ``h~_t = tanh(W_hx x_t + b_hx + r_t * (W_hh h_{t-1} + b_hh))``.
+
+    The update gate follows the notes: ``z_t`` weighs the candidate. ``torch.nn.GRU`` weighs the
+    old state with its ``z``, so its update gate is ``1 - z_t``, and its update-gate weights and
+    biases are the negation of convrec's (see :func:`flip_update_gate`).
+
+    Shape:
+        x: ``(B, I)``; h: ``(B, H)``; returns ``h_t (B, H)``.
+    """
+    x_r, x_z, x_n = _linear(x, weight_ih, bias_ih).chunk(3, dim=-1)
+    w_hr, w_hz, w_hn = weight_hh.chunk(3, dim=0)
+    b_hr, b_hz, b_hn = (None, None, None) if bias_hh is None else bias_hh.chunk(3)
+    r = torch.sigmoid(x_r + _linear(h, w_hr, b_hr))
+    z = torch.sigmoid(x_z + _linear(h, w_hz, b_hz))
+    if reset_after:
+        candidate = torch.tanh(x_n + r * _linear(h, w_hn, b_hn))
+    else:
+        candidate = torch.tanh(x_n + _linear(r * h, w_hn, b_hn))
+    return (1 - z) * h + z * candidate
+
+
+def flip_update_gate(parameter: Tensor) -> Tensor:
+    """Negate the update-gate block (the middle third) of a GRU weight or bias.
+
+    Converts between convrec's update gate ``z`` and ``torch.nn.GRU``'s ``1 - z``, both ways,
+    since ``1 - sigmoid(a) = sigmoid(-a)``.
+    """
+    reset, update, candidate = parameter.chunk(3, dim=0)
+    return torch.cat([reset, -update, candidate], dim=0)
+
+
+def _linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    return torch.nn.functional.linear(x, weight, bias)
+
+
+class _Cell(nn.Module):
+    """Holds one cell's weights; ``gates`` is the number of stacked blocks ``G``."""
+
+    gates: int
+
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, init: str = "torch"
+    ) -> None:
+        super().__init__()
+        owner = type(self).__name__
+        self.input_size = positive_int(owner, "input_size", input_size)
+        self.hidden_size = positive_int(owner, "hidden_size", hidden_size)
+        rows = self.gates * hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(rows, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(rows, hidden_size))
+        self.bias_ih = nn.Parameter(torch.empty(rows)) if bias else None
+        self.bias_hh = nn.Parameter(torch.empty(rows)) if bias else None
+        self.init = one_of(owner, "init", init, RECURRENT_SCHEMES)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init_recurrent_(self, self.init)
+
+    def weights(self) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+
+    def initial_state(self, x: Tensor) -> Tensor:
+        return x.new_zeros(x.shape[0], self.hidden_size)
+
+    def _check(self, x: Tensor, h: Tensor, argument: str) -> None:
+        owner = type(self).__name__
+        floating_tensor(owner, "input", x, 2, "(B, I)")
+        if x.shape[1] != self.input_size:
+            raise fail(owner, "input", f"(B, {self.input_size})", f"shape {tuple(x.shape)}")
+        if h.shape != (x.shape[0], self.hidden_size):
+            raise fail(
+                owner,
+                argument,
+                f"shape ({x.shape[0]}, {self.hidden_size})",
+                f"shape {tuple(h.shape)}",
+            )
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, bias={self.bias_ih is not None}"
+
+
+class RNNCell(_Cell):
+    """The vanilla RNN cell ``h_t = phi(W_x x_t + W_h h_{t-1} + b)`` (see :func:`rnn_cell`).
+
+    Args:
+        input_size: features ``I`` of ``x_t``.
+        hidden_size: units ``H``.
+        bias: learn ``b``.
+        nonlinearity: ``'tanh'`` or ``'relu'``.
+        init: ``'torch'`` or ``'keras'`` (see :mod:`convrec.nn.init`).
+
+    Shape:
+        x: ``(B, I)``; h: ``(B, H)`` or None (zeros); output ``(B, H)``.
+
+    Example:
+        >>> RNNCell(3, 5)(torch.randn(2, 3)).shape
+        torch.Size([2, 5])
+    """
+
+    gates = 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        init: str = "torch",
+    ) -> None:
+        self.nonlinearity = one_of("RNNCell", "nonlinearity", nonlinearity, NONLINEARITIES)
+        super().__init__(input_size, hidden_size, bias, init)
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        h = self.initial_state(x) if h is None else h
+        self._check(x, h, "h")
+        return rnn_cell(x, h, *self.weights(), self.nonlinearity)
+
+
+class LSTMCell(_Cell):
+    """The LSTM cell (see :func:`lstm_cell` for the equations).
+
+    Args:
+        input_size: features ``I`` of ``x_t``.
+        hidden_size: units ``H``.
+        bias: learn the gate biases.
+        init: ``'torch'``, or ``'keras'`` (which also sets the forget-gate bias to 1).
+
+    Shape:
+        x: ``(B, I)``; state: ``(h, C)``, each ``(B, H)``, or None (zeros); output ``(h_t, C_t)``.
+
+    Example:
+        >>> h, c = LSTMCell(3, 5)(torch.randn(2, 3))
+        >>> h.shape, c.shape
+        (torch.Size([2, 5]), torch.Size([2, 5]))
+    """
+
+    gates = 4
+
+    def reset_parameters(self) -> None:
+        hidden = self.hidden_size
+        init_recurrent_(self, self.init, forget_gate=slice(hidden, 2 * hidden))
+
+    def forward(self, x: Tensor, state: LSTMState | None = None) -> LSTMState:
+        if state is None:
+            state = (self.initial_state(x), self.initial_state(x))
+        self._check(x, state[0], "state[0] (h)")
+        self._check(x, state[1], "state[1] (C)")
+        return lstm_cell(x, state, *self.weights())
+
+
+class GRUCell(_Cell):
+    """The GRU cell (see :func:`gru_cell` for the equations and the two variants).
+
+    Args:
+        input_size: features ``I`` of ``x_t``.
+        hidden_size: units ``H``.
+        bias: learn the gate biases.
+        reset_after: False (default) applies the reset gate to ``h`` before the matmul, as the
+            notes write it; True applies it after, as cuDNN does (required for the fast native
+            backend of :class:`convrec.nn.GRU`).
+        init: ``'torch'`` or ``'keras'``.
+
+    Shape:
+        x: ``(B, I)``; h: ``(B, H)`` or None (zeros); output ``(B, H)``.
+
+    Example:
+        >>> GRUCell(3, 5)(torch.randn(2, 3)).shape
+        torch.Size([2, 5])
+    """
+
+    gates = 3
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        reset_after: bool = False,
+        init: str = "torch",
+    ) -> None:
+        if not isinstance(reset_after, bool):
+            raise fail(
+                "GRUCell", "reset_after", "True or False", repr(reset_after), error=TypeError
+            )
+        self.reset_after = reset_after
+        super().__init__(input_size, hidden_size, bias, init)
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        h = self.initial_state(x) if h is None else h
+        self._check(x, h, "h")
+        return gru_cell(x, h, *self.weights(), self.reset_after)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, reset_after={self.reset_after}"
