@@ -35,12 +35,12 @@ from convrec.nn.cells import (
     flip_update_gate,
     gru_cell,
     lstm_cell,
-    preactivations,
+    lstm_gates,
     rnn_cell,
 )
 from convrec.nn.checks import channels, describe, fail, one_of, positive_int, probability
 from convrec.nn.init import RECURRENT_SCHEMES
-from convrec.nn.padded import Padded, last_valid, reverse_sequences, sequence_mask, unwrap, wrap
+from convrec.nn.padded import Padded, last_valid, reverse_sequences, unwrap, wrap
 
 BACKENDS = ("auto", "native", "reference")
 State = Tensor | tuple[Tensor, Tensor]
@@ -302,15 +302,9 @@ def replay_cell_state(
     a fused kernel returned (the kernel gives the cell state only after the last padded step).
 
     ``C_t`` depends on ``h_{t-1}`` only through the gates, so the gates of all steps come from one
-    batched matmul over ``(x_t, h_{t-1})``. What is left, ``C_t = f_t * C_{t-1} + i_t * C~_t``, is
-    linear in ``C``; unrolled to a sequence's last step ``L``:
-
-        C_L = sum_t (prod_{r=t+1..L} f_r) * i_t * C~_t + (prod_{r=1..L} f_r) * C_0
-
-    Each product is ``exp`` of a sum of ``log f`` taken backwards from ``L`` (a cumulative sum over
-    the sequence reversed within its length), never positive, so nothing overflows, and the sums
-    that matter (products not yet vanished) stay short. Gradients flow through the kernel's ``h``
-    into its own backward, so they are exact.
+    batched matmul over ``(x_t, h_{t-1})``, and what is left, ``C_t = f_t * C_{t-1} + i_t * C~_t``,
+    is an elementwise recurrence. Gradients flow through the kernel's ``h`` into its own backward,
+    so they are exact.
 
     Args:
         x: the layer's input ``(B, T, I)``.
@@ -322,15 +316,15 @@ def replay_cell_state(
     Returns:
         ``C`` at each length, ``(B, H)``.
     """
-    previous = torch.cat([start[0].unsqueeze(1), hidden[:, :-1]], dim=1)
-    a_i, a_f, a_g, _ = preactivations(x, previous, *weights).chunk(4, dim=-1)
-    valid = sequence_mask(lengths, x.shape[1]).unsqueeze(-1)
-    log_forget = torch.where(valid, reverse_sequences(F.logsigmoid(a_f), lengths), 0.0)
-    written = torch.sigmoid(a_i) * torch.tanh(a_g)
-    written = torch.where(valid, reverse_sequences(written, lengths), 0.0)
-    kept_through = log_forget.cumsum(dim=1)  # at k: log prod f over the last k + 1 valid steps
-    carried = torch.where(valid, (kept_through - log_forget).exp(), 0.0)
-    return (carried * written).sum(dim=1) + kept_through[:, -1].exp() * start[1]
+    steps = int(lengths.max())
+    previous = torch.cat([start[0].unsqueeze(1), hidden[:, : steps - 1]], dim=1)
+    i, f, candidate, _ = lstm_gates(x[:, :steps], previous, *weights)
+    written = i * candidate
+    c, cells = start[1], []
+    for t in range(steps):
+        c = f[:, t] * c + written[:, t]
+        cells.append(c)
+    return last_valid(torch.stack(cells, dim=1), lengths)
 
 
 def scan_reference(
