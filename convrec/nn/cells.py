@@ -46,26 +46,6 @@ def rnn_cell(
     return torch.tanh(a) if nonlinearity == "tanh" else torch.relu(a)
 
 
-def lstm_gates(
-    x: Tensor,
-    h: Tensor,
-    weight_ih: Tensor,
-    weight_hh: Tensor,
-    bias_ih: Tensor | None,
-    bias_hh: Tensor | None,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """The four gate lines of :func:`lstm_cell`: input ``i``, forget ``f``, candidate ``C~`` and
-    output ``o``, from ``x_t`` and ``h_{t-1}``.
-
-    Shape:
-        x: ``(..., I)``; h: ``(..., H)`` (any leading dimensions, e.g. all time steps at once);
-        returns four ``(..., H)``.
-    """
-    a = _linear(x, weight_ih, bias_ih) + _linear(h, weight_hh, bias_hh)
-    a_i, a_f, a_g, a_o = a.chunk(4, dim=-1)
-    return torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
-
-
 def lstm_cell(
     x: Tensor,
     state: LSTMState,
@@ -84,13 +64,18 @@ def lstm_cell(
         h_t = o_t * tanh(C_t)                          hidden state
 
     (Seed 003 wraps the cell update in an extra sigmoid; that is a slip, and the other decks and
-    Hochreiter and Schmidhuber 1997 give the form above.) The gates are :func:`lstm_gates`.
+    Hochreiter and Schmidhuber 1997 give the form above.)
 
     Shape:
         x: ``(B, I)``; state: ``(h, C)``, each ``(B, H)``; returns ``(h_t, C_t)``.
     """
     h, c = state
-    i, f, candidate, o = lstm_gates(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
+    a = _linear(x, weight_ih, bias_ih) + _linear(h, weight_hh, bias_hh)
+    a_i, a_f, a_g, a_o = a.chunk(4, dim=-1)
+    i = torch.sigmoid(a_i)
+    f = torch.sigmoid(a_f)
+    candidate = torch.tanh(a_g)
+    o = torch.sigmoid(a_o)
     c = f * c + i * candidate
     h = o * torch.tanh(c)
     return h, c

@@ -12,9 +12,9 @@ Two backends compute the same numbers:
 - ``'native'``: PyTorch's fused recurrent kernels (``torch.lstm``, ``torch.gru``,
   ``torch.rnn_tanh``, ``torch.rnn_relu``; cuDNN on GPU), one call per layer and direction over the
   padded batch, with the layer's own weights. Outputs before each length are exact because padding
-  only follows them; final hidden states are read at each last valid step, and an LSTM's final
-  cell state is recomputed from those hidden states (see :func:`replay_cell_state`). Nothing is
-  packed.
+  only follows them; final hidden states are read at each last valid step. An LSTM asked for its
+  final cell state on a batch of mixed lengths runs in chunks of time that end at each distinct
+  length (see ``_run_to_each_length``). Nothing is packed.
 
 ``backend='auto'`` picks ``'native'`` unless the cell needs the loop: the notes' GRU
 (``reset_after=False``) and recurrent dropout have no fused kernel.
@@ -35,7 +35,6 @@ from convrec.nn.cells import (
     flip_update_gate,
     gru_cell,
     lstm_cell,
-    lstm_gates,
     rnn_cell,
 )
 from convrec.nn.checks import channels, describe, fail, one_of, positive_int, probability
@@ -211,22 +210,12 @@ class _Recurrent(nn.Module):
             )
             return output, tuple(part[0] for part in final)
 
-        output, final = run(x, start)
         if lengths is None:
-            return output, final
-        return output, self._state_at_lengths(cell, x, output, lengths, start)
-
-    def _state_at_lengths(
-        self,
-        cell: nn.Module,
-        x: Tensor,
-        output: Tensor,
-        lengths: Tensor,
-        start: tuple[Tensor, ...],
-    ) -> tuple[Tensor, ...]:
-        """Each sequence's state at its last valid step, from a fused run over the padded batch
-        (whose own final state has read the padding)."""
-        return (last_valid(output, lengths),)
+            return run(x, start)
+        if self.has_cell_state and self.return_state:
+            return _run_to_each_length(run, x, lengths, start)
+        output, _ = run(x, start)
+        return output, (last_valid(output, lengths),)
 
     def _native_weights(self, cell: nn.Module) -> list[Tensor]:
         return [weight for weight in cell.weights() if weight is not None]
@@ -291,40 +280,30 @@ def _hx(hidden: tuple[Tensor, ...]) -> Tensor | tuple[Tensor, ...]:
     return hidden if len(hidden) == 2 else hidden[0]
 
 
-def replay_cell_state(
+def _run_to_each_length(
+    run: Callable[[Tensor, tuple[Tensor, ...]], tuple[Tensor, tuple[Tensor, ...]]],
     x: Tensor,
-    hidden: Tensor,
     lengths: Tensor,
-    start: tuple[Tensor, Tensor],
-    weights: tuple[Tensor | None, ...],
-) -> Tensor:
-    """An LSTM's cell state at each sequence's last valid step, recomputed from the hidden states
-    a fused kernel returned (the kernel gives the cell state only after the last padded step).
+    start: tuple[Tensor, ...],
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """Run a fused kernel over the whole batch in chunks of time that end at each distinct length,
+    carrying the state across chunks and keeping each sequence's state where its chunk ends.
 
-    ``C_t`` depends on ``h_{t-1}`` only through the gates, so the gates of all steps come from one
-    batched matmul over ``(x_t, h_{t-1})``, and what is left, ``C_t = f_t * C_{t-1} + i_t * C~_t``,
-    is an elementwise recurrence. Gradients flow through the kernel's ``h`` into its own backward,
-    so they are exact.
-
-    Args:
-        x: the layer's input ``(B, T, I)``.
-        hidden: the kernel's hidden states ``(B, T, H)``.
-        lengths: ``(B,)``.
-        start: the initial ``(h_0, C_0)``, each ``(B, H)``.
-        weights: ``(weight_ih, weight_hh, bias_ih, bias_hh)``.
-
-    Returns:
-        ``C`` at each length, ``(B, H)``.
+    An LSTM's cell state at a sequence's last valid step is not among the kernel's outputs; this
+    reads it exactly, with the padded call's total number of steps and one call per distinct
+    length, and without packing.
     """
-    steps = int(lengths.max())
-    previous = torch.cat([start[0].unsqueeze(1), hidden[:, : steps - 1]], dim=1)
-    i, f, candidate, _ = lstm_gates(x[:, :steps], previous, *weights)
-    written = i * candidate
-    c, cells = start[1], []
-    for t in range(steps):
-        c = f[:, t] * c + written[:, t]
-        cells.append(c)
-    return last_valid(torch.stack(cells, dim=1), lengths)
+    state, final, outputs, begin = start, start, [], 0
+    for end in sorted(set(lengths.tolist())):
+        output, state = run(x[:, begin:end], state)
+        outputs.append(output)
+        ends_here = (lengths == end).unsqueeze(-1)
+        final = tuple(
+            torch.where(ends_here, now, before) for now, before in zip(state, final, strict=True)
+        )
+        begin = end
+    output = torch.cat(outputs, dim=1)
+    return F.pad(output, (0, 0, 0, x.shape[1] - begin)), final
 
 
 def scan_reference(
@@ -430,19 +409,6 @@ class LSTM(_Recurrent):
 
     def _native_kernel(self, cell: nn.Module) -> Callable:
         return torch.lstm
-
-    def _state_at_lengths(
-        self,
-        cell: nn.Module,
-        x: Tensor,
-        output: Tensor,
-        lengths: Tensor,
-        start: tuple[Tensor, ...],
-    ) -> tuple[Tensor, ...]:
-        (h,) = super()._state_at_lengths(cell, x, output, lengths, start)
-        if not self.return_state:
-            return (h,)  # only h_n feeds the output; the cell state is not asked for
-        return h, replay_cell_state(x, output, lengths, start, cell.weights())
 
 
 class GRU(_Recurrent):
