@@ -1,0 +1,1 @@
+"""Readers, datasets and generators of the applications' data."""
