@@ -8,6 +8,7 @@ which argument, what was expected, what came, and (where it helps) how to fix it
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Sequence
 
@@ -122,3 +123,10 @@ def channels(owner: str, data: Tensor, axis: int, expected: int, layout: str) ->
             f"{expected} channels on the channel axis of {layout}",
             f"{data.shape[axis]} (shape {tuple(data.shape)})",
         )
+
+
+def unknown_name(kind: str, name: object, names: Sequence[str]) -> ValueError:
+    """Build the error for a name missing from a registry: the valid names and close matches."""
+    close = difflib.get_close_matches(str(name), list(names), n=3)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    return ValueError(f"unknown {kind} {name!r}: expected one of {', '.join(sorted(names))}.{hint}")

@@ -1,0 +1,175 @@
+"""The ``convrec`` command: train, evaluate, predict, and list tasks and models."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from convrec.models import available
+from convrec.tasks import available_tasks
+from convrec.train import evaluate as evaluate_run
+from convrec.train import load
+from convrec.train import train as train_run
+from convrec.train.files import atomic_write, write_text
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
+console = Console()
+
+
+def main() -> None:
+    """Entry point: user errors print one red line and exit with status 2, without a traceback."""
+    try:
+        app()
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False)
+        raise SystemExit(2) from None
+
+
+@app.command()
+def train(
+    task: Annotated[str, typer.Argument(help="task name; `convrec tasks` lists them")],
+    model: Annotated[str | None, typer.Option(help="model name; `convrec models`")] = None,
+    epochs: Annotated[int | None, typer.Option(help="training epochs")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="global batch size")] = None,
+    lr: Annotated[float | None, typer.Option(help="peak learning rate")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, mps or auto")] = None,
+    devices: Annotated[int | None, typer.Option(help="processes per node (DDP)")] = None,
+    num_nodes: Annotated[int | None, typer.Option(help="machines (DDP)")] = None,
+    precision: Annotated[str | None, typer.Option(help="32-true, bf16-mixed, 16-mixed")] = None,
+    clip_grad_norm: Annotated[float | None, typer.Option(help="gradient norm limit")] = None,
+    patience: Annotated[int | None, typer.Option(help="early-stopping patience")] = None,
+    deterministic: Annotated[bool | None, typer.Option(help="deterministic kernels")] = None,
+    out: Annotated[str | None, typer.Option(help="directory for run directories")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file of training options")] = None,
+    resume: Annotated[Path | None, typer.Option(help="run directory to resume")] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Train a model on a task; writes a run directory with metrics, weights and plots."""
+    run = train_run(
+        task,
+        model,
+        config_file=config,
+        resume=resume,
+        progress=progress,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        device=device,
+        devices=devices,
+        num_nodes=num_nodes,
+        precision=precision,
+        clip_grad_norm=clip_grad_norm,
+        patience=patience,
+        deterministic=deterministic,
+        out=out,
+    )
+    if run.metrics:
+        _print_metrics(run.metrics["test"], f"{task}: test metrics")
+        console.print(
+            f"{run.metrics['epochs']} epochs in {run.metrics['train_seconds']:.0f} s; "
+            f"run directory: [bold]{run.directory}[/] (metrics.json, model.safetensors, *.png)"
+        )
+
+
+@app.command()
+def evaluate(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> None:
+    """Evaluate a trained run's model on its task's test sets."""
+    _print_metrics(evaluate_run(run_dir), f"{run_dir}: test metrics")
+
+
+@app.command()
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    input: Annotated[Path, typer.Argument(help=".npz (one array per key) or .csv")],
+    out: Annotated[Path | None, typer.Option(help="output file (same format)")] = None,
+) -> None:
+    """Predict with a trained model. A .npz holds one (T, features) array per key; a .csv has a
+    `sequence_id` column and the task's input columns, one row per step."""
+    trained = load(run_dir)
+    columns = trained.description["input_columns"]
+    outputs = trained.description["output_columns"]
+    if not input.is_file():
+        raise ValueError(f"invalid value for argument `input`: no file at {input}")
+    out = out or input.with_name(f"{input.stem}.predictions{input.suffix}")
+    if input.suffix == ".npz":
+        with np.load(input, allow_pickle=False) as archive:
+            names = list(archive.keys())
+            sequences = [archive[name] for name in names]
+        predictions = trained.predict(sequences)
+        atomic_write(out, lambda file: np.savez(file, **dict(zip(names, predictions, strict=True))))
+    elif input.suffix == ".csv":
+        names, sequences = read_sequences_csv(input, columns)
+        predictions = trained.predict(sequences)
+        rows = io.StringIO()
+        writer = csv.writer(rows, lineterminator="\n")
+        writer.writerow(["sequence_id", "step", *outputs])
+        for name, prediction in zip(names, predictions, strict=True):
+            for step, value in enumerate(np.asarray(prediction).reshape(len(prediction), -1)):
+                writer.writerow([name, step, *(f"{item:.6g}" for item in value)])
+        write_text(out, rows.getvalue())
+    else:
+        raise ValueError(
+            f"invalid value for argument `input`: expected a .npz or .csv file, got {input.name}"
+        )
+    console.print(f"{len(predictions)} sequences predicted; written to [bold]{out}[/]")
+
+
+def read_sequences_csv(path: Path, columns: list[str]) -> tuple[list[str], list[np.ndarray]]:
+    """Group a CSV's rows by ``sequence_id`` (in order of appearance) into ``(T, len(columns))``
+    arrays of the named columns."""
+    with path.open(newline="") as file:
+        reader = csv.DictReader(file)
+        missing = [
+            name for name in ["sequence_id", *columns] if name not in (reader.fieldnames or [])
+        ]
+        if missing:
+            raise ValueError(
+                f"invalid value for argument `input`: expected columns sequence_id, "
+                f"{', '.join(columns)}; {path.name} lacks {', '.join(missing)}"
+            )
+        groups: dict[str, list[list[float]]] = defaultdict(list)
+        for line, row in enumerate(reader, start=2):
+            try:
+                groups[row["sequence_id"]].append([float(row[name]) for name in columns])
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"invalid value for argument `input`: expected numbers in the columns "
+                    f"{', '.join(columns)}, got {row} on line {line} of {path.name}"
+                ) from None
+    return list(groups), [np.asarray(rows) for rows in groups.values()]
+
+
+@app.command()
+def tasks() -> None:
+    """List the tasks."""
+    table = Table("task", "default model", "description", title="convrec tasks")
+    for task in available_tasks():
+        table.add_row(task.name, task.default_model, task.description)
+    console.print(table)
+
+
+@app.command()
+def models() -> None:
+    """List the models."""
+    table = Table("model", "description", title="convrec models")
+    for entry in available():
+        table.add_row(entry.name, entry.description)
+    console.print(table)
+
+
+def _print_metrics(metrics: dict[str, dict[str, float]], title: str) -> None:
+    names = list(next(iter(metrics.values())))
+    table = Table("test set", *names, title=title)
+    for test_set, values in metrics.items():
+        table.add_row(test_set, *(f"{values[name]:.4g}" for name in names))
+    console.print(table)

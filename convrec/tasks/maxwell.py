@@ -1,0 +1,257 @@
+"""The notes' hands-on example: the stress history of a Maxwell solid with power-law viscosity,
+
+    dsigma/dt = E dlambda/dt - (sigma / nu0) |sigma / sigma0|^(m - 1),
+
+learned sequence to sequence: inputs ``x_j = (lambda_j, dlambda/dt_j, dt_j)``, output
+``sigma_j / sigma0``, loss the sequence MSE (seed 000, "RNN example").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from convrec.data.maxwell import Histories, HistorySpec, Material, generate, triangles
+from convrec.data.sequences import SequenceDataset
+from convrec.nn import Padded
+from convrec.nn.checks import fail, positive_int
+from convrec.nn.losses import sequence_mse
+from convrec.tasks.base import Task, TaskData, register_task
+
+RATE_SCALE = 1e-4  # per second: the signed log-rate feature is sign * log10(1 + |rate| / scale)
+
+
+class MaxwellSet(SequenceDataset):
+    """Histories as model features and scaled targets, keeping the raw arrays for metrics.
+
+    Shape:
+        raw: ``(N, T, 3)`` columns ``(stretch, stretch_rate, dt)``; stress: ``(N, T)`` in MPa.
+    """
+
+    def __init__(self, inputs: Tensor, targets: Tensor, raw: np.ndarray, stress: np.ndarray):
+        super().__init__(list(inputs), list(targets))
+        self.raw, self.stress = raw, stress
+
+
+def raw_inputs(histories: Histories) -> np.ndarray:
+    """``(N, T, 3)``: stretch, stretch rate (1/s) and step duration (s) at each step."""
+    return np.stack([histories.stretch, histories.stretch_rate, histories.dt], axis=-1)
+
+
+def sequence_metrics(predicted: np.ndarray, true: np.ndarray, raw: np.ndarray) -> dict[str, float]:
+    """Median and 95th percentile over sequences of three errors, each relative:
+
+    - ``rel_l2``: ``||s^ - s|| / ||s||`` over the history;
+    - ``work``: error of the work ``W = sum_j s_j dlambda_j`` (for a closed loop, the loop's area,
+      the dissipated energy), over ``sum_j |s_j| |dlambda_j|``;
+    - ``peak``: error of the peak ``max_j |s_j|`` over the true peak.
+
+    Shape:
+        predicted, true: ``(N, T)``; raw: ``(N, T, 3)``.
+    """
+    stretch_step = raw[..., 1] * raw[..., 2]
+    errors = {
+        "rel_l2": np.linalg.norm(predicted - true, axis=1) / np.linalg.norm(true, axis=1),
+        "work": np.abs(((predicted - true) * stretch_step).sum(axis=1))
+        / np.abs(true * stretch_step).sum(axis=1),
+        "peak": np.abs(np.abs(predicted).max(axis=1) - np.abs(true).max(axis=1))
+        / np.abs(true).max(axis=1),
+    }
+    metrics = {}
+    for name, values in errors.items():
+        metrics[f"{name}_median"] = float(np.median(values))
+        metrics[f"{name}_p95"] = float(np.percentile(values, 95))
+    return metrics
+
+
+@register_task
+class Maxwell(Task):
+    """Stress history of a viscoelastic solid, with test sets beyond the training distribution.
+
+    Args:
+        train_size, validation_size, test_size: histories per split (each test set has
+            ``test_size``, the notes' triangles one per rate).
+        log_features: also give the model ``sign(rate) log10(1 + |rate| / 1e-4)`` and
+            ``log10(dt)``, which span the log-uniform rates evenly.
+        segments, steps_per_segment: the shape of the training histories.
+    """
+
+    name = "maxwell"
+    description = "viscoelastic (Maxwell, power-law viscosity) stress history, sequence to sequence"
+    default_model = "gru"
+    training_defaults: ClassVar[dict[str, Any]] = {"epochs": 40, "batch_size": 32, "lr": 3e-3}
+    model_defaults: ClassVar[dict[str, Any]] = {"hidden_size": 64, "num_layers": 2}
+    input_columns = ("stretch", "stretch_rate", "dt")
+    output_columns = ("stress",)
+
+    def __init__(
+        self,
+        train_size: int = 1000,
+        validation_size: int = 100,
+        test_size: int = 200,
+        log_features: bool = True,
+        segments: int = 6,
+        steps_per_segment: int = 25,
+    ) -> None:
+        self.sizes = {
+            split: positive_int("maxwell", f"{split}_size", size)
+            for split, size in (
+                ("train", train_size),
+                ("validation", validation_size),
+                ("test", test_size),
+            )
+        }
+        if not isinstance(log_features, bool):
+            raise fail("maxwell", "log_features", "True or False", repr(log_features))
+        self.log_features = log_features
+        self.spec = HistorySpec(
+            segments=positive_int("maxwell", "segments", segments),
+            steps_per_segment=positive_int("maxwell", "steps_per_segment", steps_per_segment),
+        )
+        self.material = Material()
+        self.mean: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+
+    @property
+    def input_size(self) -> int:
+        return 5 if self.log_features else 3
+
+    @property
+    def output_size(self) -> int:
+        return 1
+
+    def test_specs(self) -> dict[str, HistorySpec]:
+        """The random test sets: in distribution, and each way beyond it."""
+        spec = self.spec
+        low, high = spec.rate_range
+        return {
+            "in-distribution": spec,
+            "longer-4x": replace(spec, segments=4 * spec.segments),
+            "dt-halved": replace(spec, steps_per_segment=2 * spec.steps_per_segment),
+            "dt-doubled": replace(spec, steps_per_segment=max(1, spec.steps_per_segment // 2)),
+            "rates-10x-faster": replace(spec, rate_range=(10 * low, 10 * high)),
+            "rates-10x-slower": replace(spec, rate_range=(low / 10, high / 10)),
+            "stretch-1.5x": replace(
+                spec,
+                stretch_range=(
+                    spec.stretch_range[0],
+                    spec.stretch_range[0] + 1.5 * (spec.stretch_range[1] - spec.stretch_range[0]),
+                ),
+            ),
+        }
+
+    def build_data(self, seed: int) -> TaskData:
+        streams = np.random.SeedSequence(seed).spawn(3 + len(self.test_specs()))
+
+        def make(spec: HistorySpec, size: int, stream: np.random.SeedSequence) -> Histories:
+            return generate(size, spec, self.material, np.random.default_rng(stream))
+
+        train = make(self.spec, self.sizes["train"], streams[0])
+        features = self._features(raw_inputs(train))
+        self.mean = features.reshape(-1, features.shape[-1]).mean(axis=0)
+        self.std = features.reshape(-1, features.shape[-1]).std(axis=0)
+        tests = {
+            name: self._dataset(make(spec, self.sizes["test"], stream))
+            for (name, spec), stream in zip(self.test_specs().items(), streams[3:], strict=True)
+        }
+        tests["triangles"] = self._dataset(
+            triangles(self.material, steps_per_segment=self.spec.steps_per_segment)
+        )
+        return TaskData(
+            train=self._dataset(train),
+            validation=self._dataset(make(self.spec, self.sizes["validation"], streams[1])),
+            tests=tests,
+        )
+
+    def _features(self, raw: np.ndarray) -> np.ndarray:
+        """``(N, T, 3)`` raw columns to ``(N, T, input_size)`` features (not yet standardised)."""
+        stretch, rate, dt = raw[..., 0], raw[..., 1], raw[..., 2]
+        columns = [stretch - 1.0, rate, dt]
+        if self.log_features:
+            columns += [np.sign(rate) * np.log10(1 + np.abs(rate) / RATE_SCALE), np.log10(dt)]
+        return np.stack(columns, axis=-1)
+
+    def _model_inputs(self, raw: np.ndarray) -> Tensor:
+        if self.mean is None or self.std is None:
+            raise RuntimeError("maxwell: build_data or load_state must run before the model")
+        return torch.as_tensor((self._features(raw) - self.mean) / self.std, dtype=torch.float32)
+
+    def _dataset(self, histories: Histories) -> MaxwellSet:
+        raw = raw_inputs(histories)
+        targets = torch.as_tensor(histories.stress / self.material.reference_stress)
+        return MaxwellSet(
+            self._model_inputs(raw), targets.float().unsqueeze(-1), raw, histories.stress
+        )
+
+    def loss(self, prediction: Tensor | Padded, target: Tensor | Padded) -> Tensor:
+        return sequence_mse(prediction, target)
+
+    @torch.no_grad()
+    def _stress(self, model: nn.Module, inputs: Sequence[Tensor]) -> list[np.ndarray]:
+        """Predicted stress in MPa for each ``(T_i, F)`` feature sequence."""
+        device = next(model.parameters()).device
+        was_training = model.training
+        model.eval()
+        batch = Padded.from_sequences(list(inputs)).to(device)
+        output = model(batch).data[..., 0].float().cpu().numpy() * self.material.reference_stress
+        model.train(was_training)
+        return [row[:length] for row, length in zip(output, batch.lengths.tolist(), strict=True)]
+
+    def evaluate(self, model: nn.Module, dataset: Dataset) -> dict[str, float]:
+        predicted = np.stack(self._stress(model, dataset.inputs))
+        return sequence_metrics(predicted, dataset.stress, dataset.raw)
+
+    def predict(self, model: nn.Module, sequences: Sequence[np.ndarray]) -> list[np.ndarray]:
+        inputs = []
+        for index, sequence in enumerate(sequences):
+            sequence = np.asarray(sequence, dtype=np.float64)
+            if sequence.ndim != 2 or sequence.shape[1] != 3 or not np.isfinite(sequence).all():
+                raise fail(
+                    "maxwell.predict",
+                    f"sequence {index}",
+                    "finite values of shape (T, 3): stretch, stretch_rate, dt",
+                    f"shape {sequence.shape}",
+                )
+            if (sequence[:, 2] <= 0).any():
+                raise fail(
+                    "maxwell.predict", f"sequence {index}", "dt > 0 at every step", "dt <= 0"
+                )
+            inputs.append(self._model_inputs(sequence[None])[0])
+        return self._stress(model, inputs)
+
+    def plot(self, model: nn.Module, data: TaskData, directory: Path) -> list[Path]:
+        from convrec.diagnose.plots import plot_hysteresis, plot_stress_time
+
+        shown = {
+            "triangles": data.tests["triangles"],
+            "in-distribution": data.tests["in-distribution"],
+        }
+        curves = []
+        for name, dataset in shown.items():
+            count = min(3, len(dataset))
+            predicted = self._stress(model, dataset.inputs[:count])
+            for index in range(count):
+                curves.append(
+                    (f"{name} {index}", dataset.raw[index], dataset.stress[index], predicted[index])
+                )
+        return [
+            plot_hysteresis(curves, directory / "hysteresis.png"),
+            plot_stress_time(curves, directory / "stress_time.png"),
+        ]
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "mean": self.mean.tolist(),
+            "std": self.std.tolist(),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.mean = np.asarray(state["mean"], dtype=np.float64)
+        self.std = np.asarray(state["std"], dtype=np.float64)

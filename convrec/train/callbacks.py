@@ -1,0 +1,100 @@
+"""Small ordered callbacks: history, checkpoints, early stopping, progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from convrec.train.checkpoint import save_checkpoint
+from convrec.train.files import write_csv
+from convrec.train.loop import Callback, Loop
+
+
+class HistoryWriter(Callback):
+    """Rewrite ``history.csv`` (one row per epoch) after every epoch."""
+
+    order = 10
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_epoch_end(self, loop: Loop) -> None:
+        if loop.fabric.is_global_zero:
+            write_csv(self.path, loop.state.history)
+
+
+class Checkpointing(Callback):
+    """Save ``last.ckpt`` after every epoch and ``best.ckpt`` when the validation loss improves."""
+
+    order = 20
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def on_epoch_end(self, loop: Loop) -> None:
+        if loop.state.best_epoch == loop.state.epoch:
+            save_checkpoint(loop, self.directory / "best.ckpt")
+        save_checkpoint(loop, self.directory / "last.ckpt")
+
+
+class EarlyStopping(Callback):
+    """Stop after ``patience`` epochs without a lower validation loss."""
+
+    order = 30
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+
+    def on_epoch_end(self, loop: Loop) -> None:
+        if loop.state.epochs_without_improvement >= self.patience:
+            loop.state.stop = True
+
+
+class ProgressBar(Callback):
+    """A rich progress bar over all steps, with the epoch and the latest losses."""
+
+    order = 40
+
+    def __init__(self, epochs: int, steps_per_epoch: int) -> None:
+        self.total = epochs * steps_per_epoch
+        self.progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} steps"),
+            TextColumn("loss {task.fields[loss]:.3g}  val {task.fields[validation]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            transient=False,
+        )
+        self.task = None
+
+    def on_fit_start(self, loop: Loop) -> None:
+        if not loop.fabric.is_global_zero:
+            return
+        self.progress.start()
+        done = loop.state.step
+        self.task = self.progress.add_task(
+            "train",
+            total=self.total,
+            completed=done,
+            epoch=loop.state.epoch + 1,
+            loss=0.0,
+            validation="-",
+        )
+
+    def on_batch_end(self, loop: Loop, loss: float) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, advance=1, loss=loss)
+
+    def on_epoch_end(self, loop: Loop) -> None:
+        if self.task is not None:
+            row = loop.state.history[-1]
+            self.progress.update(
+                self.task, epoch=loop.state.epoch + 1, validation=f"{row['validation_loss']:.3g}"
+            )
+
+    def on_fit_end(self, loop: Loop) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, completed=self.total)
+            self.progress.stop()

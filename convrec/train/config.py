@@ -1,0 +1,75 @@
+"""The training configuration: one typed, validated object, saved with every run as
+``config.yaml`` (with the package versions) and enough to reproduce it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class TrainConfig(BaseModel):
+    """Everything a run needs. Unknown keys and wrong types are refused, naming the key.
+
+    ``batch_size`` is the global batch: with ``devices * num_nodes`` processes each takes an
+    equal share, so a distributed run sees the same batches as a single process.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task: str
+    model: str
+    model_options: dict[str, Any] = Field(default_factory=dict)
+    task_options: dict[str, Any] = Field(default_factory=dict)
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    schedule: Literal["cosine", "constant"] = "cosine"
+    warmup_epochs: int = Field(0, ge=0)
+    clip_grad_norm: float | None = Field(1.0, gt=0)
+    patience: int | None = Field(None, ge=1)
+    seed: int = 0
+    deterministic: bool = False
+    device: str = "auto"
+    devices: int = Field(1, ge=1)
+    num_nodes: int = Field(1, ge=1)
+    precision: str = "32-true"
+    out: str = "runs"
+
+    @model_validator(mode="after")
+    def _global_batch_splits_evenly(self) -> TrainConfig:
+        processes = self.devices * self.num_nodes
+        if self.batch_size % processes:
+            raise ValueError(
+                f"batch_size {self.batch_size} does not split evenly over {processes} processes "
+                f"(devices x num_nodes); choose a multiple of {processes}"
+            )
+        return self
+
+
+def make_config(**values: Any) -> TrainConfig:
+    """Build a :class:`TrainConfig`, turning pydantic's report into one readable ``ValueError``."""
+    try:
+        return TrainConfig(**values)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"`{'.'.join(map(str, item['loc'])) or 'config'}`: {item['msg']} "
+            f"(got {item.get('input')!r})"
+            for item in error.errors()
+        )
+        raise ValueError(f"invalid training configuration: {problems}") from None
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file (the ``config.yaml`` of a run, or one written by hand)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"invalid value for argument `config`: no file at {path}")
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"invalid config file {path}: expected a mapping of keys to values")
+    values.pop("versions", None)
+    return values

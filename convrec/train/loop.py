@@ -1,0 +1,147 @@
+"""The training loop: forward, loss, backward, clip, step, as in the textbook.
+
+Lightning Fabric carries devices, precision, distributed data parallel and checkpoint I/O
+(``fabric.backward``, ``fabric.clip_gradients``, ``fabric.all_reduce``); everything else is in
+plain sight below. Callbacks see the loop at named events, in their ``order``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from lightning.fabric import Fabric
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from convrec.nn import Padded
+
+LossFunction = Callable[[Any, Any], Tensor]
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class FitState:
+    """What the loop has done; saved in every checkpoint, so a resumed run carries on from it."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimizer steps taken
+    best_loss: float = math.inf  # lowest validation loss so far
+    best_epoch: int = 0
+    epochs_without_improvement: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    stop: bool = False
+
+    def state_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
+
+
+@dataclass
+class Loop:
+    """Everything a callback may look at or save."""
+
+    fabric: Fabric
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    state: FitState
+
+
+class Callback:
+    """Hooks at the loop's events; lower ``order`` runs first."""
+
+    order = 0
+
+    def on_fit_start(self, loop: Loop) -> None: ...
+
+    def on_batch_end(self, loop: Loop, loss: float) -> None: ...
+
+    def on_epoch_end(self, loop: Loop) -> None: ...
+
+    def on_fit_end(self, loop: Loop) -> None: ...
+
+
+def fit(
+    loop: Loop,
+    train_loader: DataLoader,
+    validation_loader: DataLoader,
+    loss_function: LossFunction,
+    epochs: int,
+    clip_grad_norm: float | None = None,
+    callbacks: Iterable[Callback] = (),
+) -> FitState:
+    """Train ``loop.model`` until ``epochs`` epochs are done or a callback sets ``state.stop``."""
+    fabric, model, optimizer, state = loop.fabric, loop.model, loop.optimizer, loop.state
+    callbacks = sorted(callbacks, key=lambda callback: callback.order)
+    for callback in callbacks:
+        callback.on_fit_start(loop)
+    while state.epoch < epochs and not state.stop:
+        model.train()
+        train_loader.sampler.set_epoch(state.epoch)
+        losses = []
+        for inputs, targets in train_loader:
+            prediction = model(inputs)
+            loss = loss_function(prediction, targets)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise TrainingDivergedError(
+                    f"the training loss became {value} at step {state.step + 1} (epoch "
+                    f"{state.epoch + 1}); the last good checkpoint is kept. Try gradient "
+                    "clipping (--clip-grad-norm) or a lower learning rate (--lr)."
+                )
+            optimizer.zero_grad(set_to_none=True)
+            fabric.backward(loss)
+            if clip_grad_norm is not None:
+                fabric.clip_gradients(model, optimizer, max_norm=clip_grad_norm)
+            optimizer.step()
+            state.step += 1
+            losses.append(value)
+            for callback in callbacks:
+                callback.on_batch_end(loop, value)
+        learning_rate = optimizer.param_groups[0]["lr"]
+        loop.scheduler.step()
+        state.epoch += 1
+        train_loss = fabric.all_reduce(torch.tensor(sum(losses) / len(losses)), reduce_op="mean")
+        validation = validation_loss(model, validation_loader, loss_function)
+        if validation < state.best_loss:
+            state.best_loss, state.best_epoch = validation, state.epoch
+            state.epochs_without_improvement = 0
+        else:
+            state.epochs_without_improvement += 1
+        state.history.append(
+            {
+                "epoch": state.epoch,
+                "train_loss": float(train_loss),
+                "validation_loss": validation,
+                "lr": learning_rate,
+            }
+        )
+        for callback in callbacks:
+            callback.on_epoch_end(loop)
+    for callback in callbacks:
+        callback.on_fit_end(loop)
+    return state
+
+
+@torch.no_grad()
+def validation_loss(model: nn.Module, loader: DataLoader, loss_function: LossFunction) -> float:
+    """The loss over a whole split, each batch weighted by its number of sequences."""
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for inputs, targets in loader:
+        size = targets.batch_size if isinstance(targets, Padded) else len(targets)
+        total += loss_function(model(inputs), targets).item() * size
+        count += size
+    model.train(was_training)
+    return total / count

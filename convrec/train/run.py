@@ -1,0 +1,304 @@
+"""A run from configuration to files: ``train`` makes a run directory, ``load`` reads one back.
+
+A run directory ``runs/<task>-<date>-<time>/`` holds ``config.yaml``, ``history.csv``,
+``checkpoints/{last,best}.ckpt``, ``metrics.json``, ``model.safetensors`` with ``model.json``,
+and PNG plots.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import lightning
+import numpy as np
+import torch
+from lightning.fabric import Fabric
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+import convrec
+from convrec.data.sequences import collate_padded
+from convrec.diagnose.plots import plot_learning_curves
+from convrec.models import create
+from convrec.tasks import Task, create_task
+from convrec.train.callbacks import Checkpointing, EarlyStopping, HistoryWriter, ProgressBar
+from convrec.train.checkpoint import (
+    load_checkpoint,
+    load_model_weights,
+    read_model,
+    save_model,
+)
+from convrec.train.config import TrainConfig, make_config, read_config_file
+from convrec.train.files import write_json, write_yaml
+from convrec.train.loop import Callback, FitState, Loop, fit
+
+
+@dataclass
+class Run:
+    """A finished run: its directory, configuration and final metrics."""
+
+    directory: Path
+    config: TrainConfig
+    metrics: dict[str, Any]
+
+
+def resolve_config(
+    task: str, model: str | None = None, config_file: str | Path | None = None, **options: Any
+) -> TrainConfig:
+    """Task defaults, then a config file, then explicit options (later ones win)."""
+    task_class = type(create_task(task, **options.get("task_options", {})))
+    values: dict[str, Any] = {"model": task_class.default_model, **task_class.training_defaults}
+    if config_file is not None:
+        values |= read_config_file(config_file)
+    values |= {key: value for key, value in options.items() if value is not None}
+    values["task"] = task
+    if model is not None:
+        values["model"] = model
+    if values["model"] == task_class.default_model or model is not None:
+        values["model_options"] = task_class.model_defaults | values.get("model_options", {})
+    return make_config(**values)
+
+
+def train(
+    task: str,
+    model: str | None = None,
+    *,
+    config_file: str | Path | None = None,
+    resume: str | Path | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> Run:
+    """Train a model on a task and write its run directory.
+
+    Args:
+        task: a task name (``convrec tasks`` lists them), e.g. ``'maxwell'``.
+        model: a model name (``convrec models``); None for the task's default.
+        config_file: a YAML file of :class:`TrainConfig` keys, e.g. a run's ``config.yaml``.
+        resume: a run directory to continue from its last checkpoint, with its configuration
+            (options given here, e.g. more ``epochs``, override it).
+        progress: show a progress bar.
+        **options: any :class:`TrainConfig` key (``epochs``, ``lr``, ``seed``, ...).
+
+    Returns:
+        The :class:`Run`, whose ``metrics`` are also in ``metrics.json``.
+
+    Example:
+        ``convrec.train("maxwell", model="lstm", epochs=20).metrics["test"]["triangles"]``
+    """
+    if resume is not None:
+        directory = Path(resume)
+        config = resolve_config(task, model, directory / "config.yaml", **options)
+    else:
+        config = resolve_config(task, model, config_file, **options)
+        directory = _new_run_directory(Path(config.out), config.task)
+    fabric = Fabric(
+        accelerator=config.device,
+        devices=config.devices,
+        num_nodes=config.num_nodes,
+        strategy="ddp" if config.devices * config.num_nodes > 1 else "auto",
+        precision=config.precision,
+    )
+    fabric.launch()
+    fabric.seed_everything(config.seed, verbose=False)
+    torch.use_deterministic_algorithms(config.deterministic, warn_only=False)
+    task_object = create_task(config.task, **config.task_options)
+    data = task_object.build_data(config.seed)
+    torch.manual_seed(config.seed)
+    network = create(
+        config.model,
+        input_size=task_object.input_size,
+        output_size=task_object.output_size,
+        **config.model_options,
+    )
+    optimizer = torch.optim.AdamW(
+        network.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config))
+    network, optimizer = fabric.setup(network, optimizer)
+    loop = Loop(fabric, network, optimizer, scheduler, FitState())
+    if resume is not None:
+        load_checkpoint(loop, directory / "checkpoints" / "last.ckpt")
+    elif fabric.is_global_zero:
+        write_yaml(directory / "config.yaml", {**config.model_dump(), "versions": _versions()})
+    training_batches = fabric.setup_dataloaders(
+        train_loader(
+            data.train, config.batch_size, config.seed, fabric.world_size, fabric.global_rank
+        ),
+        use_distributed_sampler=False,
+    )
+    validation_loader = fabric.setup_dataloaders(
+        evaluation_loader(data.validation, config.batch_size), use_distributed_sampler=False
+    )
+    callbacks: list[Callback] = [
+        HistoryWriter(directory / "history.csv"),
+        Checkpointing(directory / "checkpoints"),
+    ]
+    if config.patience is not None:
+        callbacks.append(EarlyStopping(config.patience))
+    if progress:
+        callbacks.append(ProgressBar(config.epochs, len(training_batches)))
+    started = time.perf_counter()
+    fit(
+        loop,
+        training_batches,
+        validation_loader,
+        task_object.loss,
+        config.epochs,
+        config.clip_grad_norm,
+        callbacks,
+    )
+    train_seconds = time.perf_counter() - started
+    metrics: dict[str, Any] = {}
+    if fabric.is_global_zero:
+        model = _unwrapped(network)
+        load_model_weights(model, directory / "checkpoints" / "best.ckpt")
+        metrics = _finish(directory, config, task_object, model, data, loop.state, train_seconds)
+        metrics["device"] = str(fabric.device)
+        metrics["processes"] = fabric.world_size
+        write_json(directory / "metrics.json", metrics)
+    fabric.barrier()
+    return Run(directory, config, metrics)
+
+
+def _finish(
+    directory: Path,
+    config: TrainConfig,
+    task: Task,
+    model: nn.Module,
+    data: Any,
+    state: FitState,
+    train_seconds: float,
+) -> dict[str, Any]:
+    """Evaluate the best weights, export the model, draw the plots; return the metrics."""
+    model.eval()
+    save_model(
+        directory,
+        model,
+        {
+            "task": config.task,
+            "task_options": config.task_options,
+            "task_state": task.state(),
+            "model": config.model,
+            "model_options": config.model_options,
+            "input_size": task.input_size,
+            "output_size": task.output_size,
+            "input_columns": list(task.input_columns),
+            "output_columns": list(task.output_columns),
+        },
+    )
+    plot_learning_curves(state.history, directory / "learning_curves.png")
+    task.plot(model, data, directory)
+    return {
+        "task": config.task,
+        "model": config.model,
+        "epochs": state.epoch,
+        "best_epoch": state.best_epoch,
+        "validation_loss": state.best_loss,
+        "train_seconds": round(train_seconds, 2),
+        "test": {name: task.evaluate(model, dataset) for name, dataset in data.tests.items()},
+    }
+
+
+@dataclass
+class TrainedModel:
+    """A model read back from a run directory, with its task (for input features)."""
+
+    model: nn.Module
+    task: Task
+    description: dict[str, Any]
+
+    def predict(self, sequences: list[np.ndarray]) -> list[np.ndarray]:
+        """Predictions for raw input sequences, each ``(T_i, len(input_columns))``."""
+        return self.task.predict(self.model, sequences)
+
+
+def load(run_dir: str | Path) -> TrainedModel:
+    """Read ``model.safetensors`` and ``model.json`` of a run; nothing is unpickled."""
+    weights, description = read_model(Path(run_dir))
+    task = create_task(description["task"], **description["task_options"])
+    task.load_state(description["task_state"])
+    model = create(
+        description["model"],
+        input_size=description["input_size"],
+        output_size=description["output_size"],
+        **description["model_options"],
+    )
+    model.load_state_dict(weights)
+    return TrainedModel(model.eval(), task, description)
+
+
+def evaluate(run_dir: str | Path) -> dict[str, dict[str, float]]:
+    """Metrics of a run's model on its task's test sets, rebuilt from the run's seed."""
+    trained = load(run_dir)
+    config = read_config_file(Path(run_dir) / "config.yaml")
+    data = trained.task.build_data(config["seed"])
+    return {
+        name: trained.task.evaluate(trained.model, dataset) for name, dataset in data.tests.items()
+    }
+
+
+def _schedule(config: TrainConfig) -> Any:
+    """Learning-rate factor per epoch: linear warm-up, then cosine decay to 1/100, or constant."""
+
+    def factor(epoch: int) -> float:
+        if epoch < config.warmup_epochs:
+            return (epoch + 1) / config.warmup_epochs
+        if config.schedule == "constant":
+            return 1.0
+        progress = (epoch - config.warmup_epochs) / max(1, config.epochs - config.warmup_epochs)
+        return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def train_loader(
+    dataset: Dataset, batch_size: int, seed: int, world_size: int = 1, rank: int = 0
+) -> DataLoader:
+    """Shuffled by ``seed + epoch`` (call ``sampler.set_epoch``); each of ``world_size`` processes
+    takes every ``world_size``-th sample of that order and ``batch_size / world_size`` per step,
+    so together they see the single-process batches."""
+    sampler = DistributedSampler(
+        dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed
+    )
+    return DataLoader(
+        dataset, batch_size=batch_size // world_size, sampler=sampler, collate_fn=collate_padded
+    )
+
+
+def evaluation_loader(dataset: Dataset, batch_size: int) -> DataLoader:
+    """In order; with its own generator, so evaluating never moves the global random state
+    (dropout masks in training stay those of an uninterrupted loop)."""
+    return DataLoader(
+        dataset, batch_size=batch_size, collate_fn=collate_padded, generator=torch.Generator()
+    )
+
+
+def _unwrapped(module: nn.Module) -> nn.Module:
+    return getattr(module, "module", module)
+
+
+def _new_run_directory(out: Path, task: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    directory = out / f"{task}-{stamp}"
+    suffix = 1
+    while directory.exists():
+        suffix += 1
+        directory = out / f"{task}-{stamp}-{suffix}"
+    (directory / "checkpoints").mkdir(parents=True)
+    return directory
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "convrec": convrec.__version__,
+        "torch": str(torch.__version__),
+        "lightning": lightning.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }

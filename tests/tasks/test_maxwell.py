@@ -1,0 +1,89 @@
+"""The maxwell task: metrics, features, prediction checks, and a fast training that learns."""
+
+import numpy as np
+import pytest
+import torch
+
+from convrec.tasks import create_task
+from convrec.tasks.maxwell import sequence_metrics
+
+
+def triangle_raw(steps: int = 10, rate: float = 0.01) -> np.ndarray:
+    """A load-unload triangle: stretch, rate, dt columns ``(2 * steps, 3)``."""
+    dt = 0.05 / rate / steps
+    rates = np.r_[np.full(steps, rate), np.full(steps, -rate)]
+    stretch = 1 + np.cumsum(rates * dt)
+    return np.stack([stretch, rates, np.full(2 * steps, dt)], axis=-1)
+
+
+def test_metrics_of_a_perfect_and_a_scaled_prediction():
+    raw = triangle_raw()[None].repeat(2, axis=0)
+    true = np.stack([np.linspace(1, 2, 20), np.linspace(2, 4, 20)])
+    perfect = sequence_metrics(true, true, raw)
+    assert all(value == 0 for value in perfect.values())
+    scaled = sequence_metrics(1.1 * true, true, raw)
+    for name in ("rel_l2", "peak"):
+        assert scaled[f"{name}_median"] == pytest.approx(0.1)
+        assert scaled[f"{name}_p95"] == pytest.approx(0.1)
+    step = raw[0, :, 1] * raw[0, :, 2]
+    work = 0.1 * abs((true[0] * step).sum()) / abs(true[0] * step).sum()
+    assert scaled["work_median"] == pytest.approx(work)
+
+
+def test_work_error_is_the_loop_area_error_on_a_closed_cycle():
+    raw = triangle_raw()
+    true = np.r_[np.linspace(0, 10, 10), np.linspace(8, 0, 10)][None]  # loading above unloading
+    shifted = true + 1.0  # a constant offset leaves the loop area unchanged
+    assert sequence_metrics(shifted, true, raw[None])["work_median"] == pytest.approx(0, abs=1e-12)
+
+
+def small_task():
+    task = create_task("maxwell", train_size=16, validation_size=4, test_size=4, segments=3)
+    return task, task.build_data(seed=0)
+
+
+def test_data_splits_are_seeded_and_standardised():
+    task, data = small_task()
+    features = torch.stack(data.train.inputs).reshape(-1, task.input_size)
+    assert torch.allclose(features.mean(0), torch.zeros(task.input_size), atol=1e-5)
+    assert torch.allclose(features.std(0, unbiased=False), torch.ones(task.input_size), atol=1e-4)
+    again, other = small_task()[1], create_task("maxwell", train_size=16).build_data(seed=1)
+    assert torch.equal(data.train.inputs[0], again.train.inputs[0])
+    assert not torch.equal(data.train.inputs[0][:5], other.train.inputs[0][:5])
+    assert set(data.tests) == {
+        "in-distribution",
+        "longer-4x",
+        "dt-halved",
+        "dt-doubled",
+        "rates-10x-faster",
+        "rates-10x-slower",
+        "stretch-1.5x",
+        "triangles",
+    }
+    assert len(data.tests["longer-4x"].inputs[0]) == 4 * len(
+        data.tests["in-distribution"].inputs[0]
+    )
+
+
+@pytest.mark.parametrize(
+    ("sequence", "message"),
+    [
+        (np.zeros((5, 2)), r"sequence 0`: expected finite values of shape \(T, 3\)"),
+        (np.full((5, 3), np.nan), r"expected finite values"),
+        (np.c_[np.ones(5), np.zeros(5), np.zeros(5)], r"expected dt > 0 at every step"),
+    ],
+)
+def test_predict_refuses_bad_sequences(sequence, message):
+    task, _ = small_task()
+    from convrec.models import create
+
+    model = create("gru", input_size=task.input_size, output_size=1, hidden_size=4)
+    with pytest.raises(ValueError, match=message):
+        task.predict(model, [sequence])
+
+
+def test_bad_task_options_are_refused():
+    with pytest.raises(ValueError, match=r"maxwell: invalid value for argument `train_size`"):
+        create_task("maxwell", train_size=0)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'trian_size'"):
+        create_task("maxwell", trian_size=10)

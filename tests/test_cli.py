@@ -1,0 +1,130 @@
+"""The command line: listings, a training run and what it writes, prediction, clear errors."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from convrec.cli import app
+
+runner = CliRunner()
+SMALL = "task_options: {train_size: 32, validation_size: 8, test_size: 8, segments: 3}\n"
+
+
+def convrec(*arguments: str) -> subprocess.CompletedProcess:
+    """Run the installed entry point, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-c", "from convrec.cli import main; main()", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_tasks_and_models_are_listed():
+    assert "maxwell" in runner.invoke(app, ["tasks"]).output
+    listing = runner.invoke(app, ["models"]).output
+    assert all(name in listing for name in ("gru", "lstm", "rnn"))
+
+
+def test_an_unknown_task_is_one_clear_line_without_a_traceback():
+    result = convrec("train", "maxwel")
+    assert result.returncode == 2
+    assert "unknown task 'maxwel'" in result.stderr and "Did you mean 'maxwell'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    config = out / "small.yaml"
+    config.write_text(SMALL)
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "maxwell",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--config",
+            str(config),
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    (directory,) = [path for path in out.iterdir() if path.is_dir()]
+    return directory
+
+
+def test_a_run_directory_holds_everything_named(run_dir):
+    names = {path.name for path in run_dir.iterdir()}
+    assert {
+        "config.yaml",
+        "metrics.json",
+        "history.csv",
+        "model.safetensors",
+        "model.json",
+        "checkpoints",
+        "learning_curves.png",
+        "hysteresis.png",
+        "stress_time.png",
+    } <= names
+    assert {path.name for path in (run_dir / "checkpoints").iterdir()} == {"last.ckpt", "best.ckpt"}
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["epochs"] == 2 and config["versions"]["torch"].startswith("2.")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["epochs"] == 2 and metrics["device"] == "cpu"
+    assert set(metrics["test"]["triangles"]) >= {"rel_l2_median", "rel_l2_p95", "work_median"}
+    with (run_dir / "history.csv").open() as file:
+        assert [row["epoch"] for row in csv.DictReader(file)] == ["1", "2"]
+
+
+def test_evaluate_reproduces_the_run_metrics(run_dir):
+    result = runner.invoke(app, ["evaluate", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    from convrec.train import evaluate
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())["test"]
+    again = evaluate(run_dir)
+    assert set(again) == set(metrics)
+    for name, values in metrics.items():
+        assert again[name] == pytest.approx(values, rel=1e-6), name
+
+
+def test_predict_npz_and_csv_agree(run_dir, tmp_path):
+    rates = np.r_[np.full(10, 0.01), np.full(10, -0.01)]
+    sequence = np.stack([1 + np.cumsum(rates * 0.5), rates, np.full(20, 0.5)], axis=-1)
+    np.savez(tmp_path / "paths.npz", first=sequence, second=sequence[:7])
+    assert runner.invoke(app, ["predict", str(run_dir), str(tmp_path / "paths.npz")]).exit_code == 0
+    with np.load(tmp_path / "paths.predictions.npz") as archive:
+        first, second = archive["first"], archive["second"]
+    assert first.shape == (20,) and second.shape == (7,)
+    np.testing.assert_allclose(first[:7], second, rtol=1e-5, atol=1e-6)  # causal: prefix agrees
+    with (tmp_path / "paths.csv").open("w") as file:
+        file.write("sequence_id,stretch,stretch_rate,dt\n")
+        file.writelines(f"a,{s},{r},{d}\n" for s, r, d in sequence)
+    result = runner.invoke(
+        app,
+        ["predict", str(run_dir), str(tmp_path / "paths.csv"), "--out", str(tmp_path / "out.csv")],
+    )
+    assert result.exit_code == 0, result.output
+    with (tmp_path / "out.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    assert [row["step"] for row in rows] == [str(step) for step in range(20)]
+    np.testing.assert_allclose([float(row["stress"]) for row in rows], first, rtol=1e-5)
+
+
+def test_predict_refuses_a_csv_without_the_input_columns(run_dir, tmp_path):
+    (tmp_path / "bad.csv").write_text("sequence_id,stretch\na,1.0\n")
+    result = convrec("predict", str(run_dir), str(tmp_path / "bad.csv"))
+    assert result.returncode == 2
+    assert "lacks stretch_rate, dt" in result.stderr and "Traceback" not in result.stderr

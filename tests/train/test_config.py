@@ -1,0 +1,47 @@
+"""Configuration: defaults resolve in order; bad keys and values are refused by name."""
+
+import pytest
+
+from convrec.train.config import make_config, read_config_file
+from convrec.train.run import resolve_config
+
+
+def test_task_defaults_then_file_then_options(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("epochs: 7\nlr: 0.01\nversions: {torch: '2.13'}\n")
+    config = resolve_config("maxwell", config_file=path, lr=0.5)
+    assert (config.model, config.epochs, config.lr) == ("gru", 7, 0.5)
+    assert config.model_options == {"hidden_size": 64, "num_layers": 2}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"epochs": 0}, r"`epochs`: Input should be greater than or equal to 1 \(got 0\)"),
+        ({"lr": "fast"}, r"`lr`: Input should be a valid number"),
+        ({"learning_rate": 0.1}, r"`learning_rate`: Extra inputs are not permitted"),
+        ({"batch_size": 5, "devices": 2}, r"batch_size 5 does not split evenly over 2 processes"),
+        ({"schedule": "step"}, r"`schedule`: Input should be 'cosine' or 'constant'"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_key(values, message):
+    with pytest.raises(ValueError, match=message):
+        make_config(task="maxwell", model="gru", **values)
+
+
+def test_unknown_task_and_model_list_the_choices():
+    with pytest.raises(ValueError, match=r"unknown task 'maxwel'.*Did you mean 'maxwell'"):
+        resolve_config("maxwel")
+    with pytest.raises(ValueError, match=r"unknown model 'grux': expected one of gru, lstm, rnn"):
+        from convrec.models import create
+
+        create("grux")
+
+
+def test_a_config_file_must_be_a_mapping(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("- 1\n- 2\n")
+    with pytest.raises(ValueError, match="expected a mapping"):
+        read_config_file(path)
+    with pytest.raises(ValueError, match="no file at"):
+        read_config_file(tmp_path / "missing.yaml")
