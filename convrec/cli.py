@@ -21,7 +21,7 @@ from convrec.train import train as train_run
 from convrec.train.files import atomic_write, write_text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
-console = Console()
+console = Console(width=max(130, Console().width))  # metric tables are wide
 
 
 def main() -> None:
@@ -173,3 +173,7 @@ def _print_metrics(metrics: dict[str, dict[str, float]], title: str) -> None:
     for test_set, values in metrics.items():
         table.add_row(test_set, *(f"{values[name]:.4g}" for name in names))
     console.print(table)
+
+
+if __name__ == "__main__":
+    main()

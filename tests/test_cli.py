@@ -7,7 +7,9 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 import yaml
+from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from convrec.cli import app
@@ -128,3 +130,46 @@ def test_predict_refuses_a_csv_without_the_input_columns(run_dir, tmp_path):
     result = convrec("predict", str(run_dir), str(tmp_path / "bad.csv"))
     assert result.returncode == 2
     assert "lacks stretch_rate, dt" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_two_process_ddp_equals_one_process_with_the_same_global_batch(tmp_path):
+    """Fabric's DDP over gloo: 2 CPU processes with half the batch each give one process's
+    weights (up to the order of floating-point sums in the all-reduce)."""
+    config = tmp_path / "small.yaml"
+    config.write_text(SMALL)
+    weights = []
+    for devices in ("1", "2"):
+        out = tmp_path / f"devices-{devices}"
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "convrec.cli",
+                "train",
+                "maxwell",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "8",
+                "--config",
+                str(config),
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+                "--devices",
+                devices,
+                "--no-progress",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stderr
+        (directory,) = list(out.iterdir())
+        assert json.loads((directory / "metrics.json").read_text())["processes"] == int(devices)
+        weights.append(load_file(directory / "model.safetensors"))
+    single, distributed = weights
+    assert single.keys() == distributed.keys()
+    for name in single:
+        torch.testing.assert_close(distributed[name], single[name], rtol=1e-4, atol=1e-5)

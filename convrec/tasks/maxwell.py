@@ -79,15 +79,16 @@ class Maxwell(Task):
         train_size, validation_size, test_size: histories per split (each test set has
             ``test_size``, the notes' triangles one per rate).
         log_features: also give the model ``sign(rate) log10(1 + |rate| / 1e-4)`` and
-            ``log10(dt)``, which span the log-uniform rates evenly.
+            ``log10(dt)``, which span the log-uniform rates evenly, and the step's stretch
+            increment ``rate * dt``, which the stress update is driven by.
         segments, steps_per_segment: the shape of the training histories.
     """
 
     name = "maxwell"
     description = "viscoelastic (Maxwell, power-law viscosity) stress history, sequence to sequence"
     default_model = "gru"
-    training_defaults: ClassVar[dict[str, Any]] = {"epochs": 40, "batch_size": 32, "lr": 3e-3}
-    model_defaults: ClassVar[dict[str, Any]] = {"hidden_size": 64, "num_layers": 2}
+    training_defaults: ClassVar[dict[str, Any]] = {"epochs": 60, "batch_size": 32, "lr": 5e-3}
+    model_defaults: ClassVar[dict[str, Any]] = {"hidden_size": 64, "num_layers": 1}
     input_columns = ("stretch", "stretch_rate", "dt")
     output_columns = ("stress",)
 
@@ -121,7 +122,7 @@ class Maxwell(Task):
 
     @property
     def input_size(self) -> int:
-        return 5 if self.log_features else 3
+        return 6 if self.log_features else 3
 
     @property
     def output_size(self) -> int:
@@ -175,7 +176,11 @@ class Maxwell(Task):
         stretch, rate, dt = raw[..., 0], raw[..., 1], raw[..., 2]
         columns = [stretch - 1.0, rate, dt]
         if self.log_features:
-            columns += [np.sign(rate) * np.log10(1 + np.abs(rate) / RATE_SCALE), np.log10(dt)]
+            columns += [
+                np.sign(rate) * np.log10(1 + np.abs(rate) / RATE_SCALE),
+                np.log10(dt),
+                rate * dt,
+            ]
         return np.stack(columns, axis=-1)
 
     def _model_inputs(self, raw: np.ndarray) -> Tensor:

@@ -92,11 +92,9 @@ def train(
         ``convrec.train("maxwell", model="lstm", epochs=20).metrics["test"]["triangles"]``
     """
     if resume is not None:
-        directory = Path(resume)
-        config = resolve_config(task, model, directory / "config.yaml", **options)
+        config = resolve_config(task, model, Path(resume) / "config.yaml", **options)
     else:
         config = resolve_config(task, model, config_file, **options)
-        directory = _new_run_directory(Path(config.out), config.task)
     fabric = Fabric(
         accelerator=config.device,
         devices=config.devices,
@@ -105,6 +103,13 @@ def train(
         precision=config.precision,
     )
     fabric.launch()
+    if resume is not None:
+        directory = Path(resume)
+    else:  # one directory for all processes, named by the first
+        created = (
+            _new_run_directory(Path(config.out), config.task) if fabric.is_global_zero else None
+        )
+        directory = fabric.broadcast(created)
     fabric.seed_everything(config.seed, verbose=False)
     torch.use_deterministic_algorithms(config.deterministic, warn_only=False)
     task_object = create_task(config.task, **config.task_options)

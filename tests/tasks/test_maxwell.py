@@ -1,5 +1,7 @@
 """The maxwell task: metrics, features, prediction checks, and a fast training that learns."""
 
+import csv
+
 import numpy as np
 import pytest
 import torch
@@ -87,3 +89,22 @@ def test_bad_task_options_are_refused():
         create_task("maxwell", train_size=0)
     with pytest.raises(TypeError, match="unexpected keyword argument 'trian_size'"):
         create_task("maxwell", trian_size=10)
+
+
+def test_a_fast_training_cuts_the_loss_tenfold_and_learns_the_stress(tmp_path):
+    """The CI variant of the default command: small data, few epochs."""
+    import convrec
+
+    run = convrec.train(
+        "maxwell",
+        epochs=12,
+        batch_size=16,
+        progress=False,
+        out=str(tmp_path),
+        model_options={"hidden_size": 32},
+        task_options={"train_size": 160, "validation_size": 16, "test_size": 16, "segments": 4},
+    )
+    with (run.directory / "history.csv").open() as file:
+        losses = [float(row["train_loss"]) for row in csv.DictReader(file)]
+    assert losses[0] / losses[-1] >= 10
+    assert run.metrics["test"]["in-distribution"]["rel_l2_median"] < 0.15
