@@ -18,10 +18,28 @@ runner = CliRunner()
 SMALL = "task_options: {train_size: 32, validation_size: 8, test_size: 8, segments: 3}\n"
 
 
+def small_training(directory) -> list[str]:
+    """Arguments of a two-epoch maxwell training on little data (its config file in
+    ``directory``)."""
+    config = directory / "small.yaml"
+    config.write_text(SMALL)
+    return [
+        "train",
+        "maxwell",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--config",
+        str(config),
+        "--no-progress",
+    ]
+
+
 def convrec(*arguments: str) -> subprocess.CompletedProcess:
     """Run the installed entry point, as a user would."""
     return subprocess.run(
-        [sys.executable, "-c", "from convrec.cli import main; main()", *arguments],
+        [sys.executable, "-m", "convrec.cli", *arguments],
         capture_output=True,
         text=True,
         timeout=600,
@@ -44,24 +62,7 @@ def test_an_unknown_task_is_one_clear_line_without_a_traceback():
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
-    config = out / "small.yaml"
-    config.write_text(SMALL)
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            "maxwell",
-            "--epochs",
-            "2",
-            "--batch-size",
-            "8",
-            "--config",
-            str(config),
-            "--out",
-            str(out),
-            "--no-progress",
-        ],
-    )
+    result = runner.invoke(app, [*small_training(out), "--out", str(out)])
     assert result.exit_code == 0, result.output
     (directory,) = [path for path in out.iterdir() if path.is_dir()]
     return directory
@@ -135,36 +136,11 @@ def test_predict_refuses_a_csv_without_the_input_columns(run_dir, tmp_path):
 def test_two_process_ddp_equals_one_process_with_the_same_global_batch(tmp_path):
     """Fabric's DDP over gloo: 2 CPU processes with half the batch each give one process's
     weights (up to the order of floating-point sums in the all-reduce)."""
-    config = tmp_path / "small.yaml"
-    config.write_text(SMALL)
+    arguments = small_training(tmp_path)
     weights = []
     for devices in ("1", "2"):
         out = tmp_path / f"devices-{devices}"
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "convrec.cli",
-                "train",
-                "maxwell",
-                "--epochs",
-                "2",
-                "--batch-size",
-                "8",
-                "--config",
-                str(config),
-                "--out",
-                str(out),
-                "--device",
-                "cpu",
-                "--devices",
-                devices,
-                "--no-progress",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        result = convrec(*arguments, "--out", str(out), "--device", "cpu", "--devices", devices)
         assert result.returncode == 0, result.stderr
         (directory,) = list(out.iterdir())
         assert json.loads((directory / "metrics.json").read_text())["processes"] == int(devices)
