@@ -13,12 +13,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from convrec.files import atomic_write, write_text
 from convrec.models import available
 from convrec.tasks import available_tasks
 from convrec.train import evaluate as evaluate_run
 from convrec.train import load
 from convrec.train import train as train_run
-from convrec.train.files import atomic_write, write_text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
 console = Console(width=max(130, Console().width))  # metric tables are wide

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from convrec.train.files import atomic_write
+from convrec.files import atomic_write
 
 # (label, raw (T, 3) = stretch, rate, dt; true stress (T,); predicted stress (T,))
 StressCurve = tuple[str, np.ndarray, np.ndarray, np.ndarray]

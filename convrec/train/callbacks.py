@@ -6,8 +6,8 @@ from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from convrec.files import write_csv
 from convrec.train.checkpoint import save_checkpoint
-from convrec.train.files import write_csv
 from convrec.train.loop import Callback, Loop
 
 

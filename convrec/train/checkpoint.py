@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file, save
 from torch import nn
 
-from convrec.train.files import write_bytes, write_json
+from convrec.files import write_bytes, write_json
 from convrec.train.loop import Loop
 
 

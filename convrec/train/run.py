@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 import convrec
 from convrec.data.sequences import collate_padded
 from convrec.diagnose.plots import plot_learning_curves
+from convrec.files import write_json, write_yaml
 from convrec.models import create
 from convrec.tasks import Task, create_task
 from convrec.train.callbacks import Checkpointing, EarlyStopping, HistoryWriter, ProgressBar
@@ -35,7 +36,6 @@ from convrec.train.checkpoint import (
     save_model,
 )
 from convrec.train.config import TrainConfig, make_config, read_config_file
-from convrec.train.files import write_json, write_yaml
 from convrec.train.loop import Callback, FitState, Loop, fit
 
 

@@ -6,7 +6,7 @@ import json
 import pytest
 import yaml
 
-from convrec.train.files import atomic_write, write_csv, write_json, write_yaml
+from convrec.files import atomic_write, write_csv, write_json, write_yaml
 
 
 def test_a_failing_write_leaves_the_previous_file_and_no_temporary(tmp_path):
