@@ -1,0 +1,190 @@
+"""Sequence tables that users supply: a CSV with one row per step, or a ``.npz`` archive with one
+array per sequence.
+
+The ``.npz`` reader parses the zip members and their ``.npy`` headers itself: only numeric
+arrays are accepted, nothing is unpickled, and each declared shape is checked against the bytes
+of its member before any array is allocated.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import zipfile
+import zlib
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from convrec.data.readers.errors import FormatError
+from convrec.data.readers.source import Source, read_source
+
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+"""The first bytes of a zip archive: a local file header, or the end record of an empty one."""
+
+
+def read_sequences_csv(
+    source: Source, columns: Sequence[str]
+) -> tuple[list[str], list[np.ndarray]]:
+    """Group a CSV's rows by its ``sequence_id`` column into one array per sequence.
+
+    Args:
+        source: a path (str or Path) or the file's bytes; a header row names the columns.
+        columns: the columns to read, in the order of the arrays' last axis.
+
+    Returns:
+        The sequence ids in order of first appearance, and one array per id of its rows in file
+        order (the rows of one id need not be adjacent).
+
+    Shape:
+        arrays[i]: ``(T_i, len(columns))`` float64.
+
+    Raises:
+        FormatError: a missing column, or a value that is not a number.
+
+    Example:
+        >>> names, arrays = read_sequences_csv(b"sequence_id,x\\na,1\\nb,2\\na,3\\n", ["x"])
+        >>> names, arrays[0]
+        (['a', 'b'], array([[1.],
+               [3.]]))
+    """
+    data, name = read_source(source)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise FormatError(name, f"line {line}", "UTF-8 text", f"{error.reason}") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    groups: dict[str, list[list[float]]] = defaultdict(list)
+    try:
+        missing = [
+            column
+            for column in ["sequence_id", *columns]
+            if column not in (reader.fieldnames or [])
+        ]
+        if missing:
+            raise FormatError(
+                name,
+                "line 1",
+                f"columns sequence_id, {', '.join(columns)}",
+                f"a header that lacks {', '.join(missing)}",
+            )
+        for row in reader:
+            try:
+                groups[row["sequence_id"]].append([float(row[column]) for column in columns])
+            except (TypeError, ValueError):
+                raise FormatError(
+                    name,
+                    f"line {reader.line_num}",
+                    f"numbers in the columns {', '.join(columns)}",
+                    row,
+                ) from None
+    except csv.Error as error:
+        raise FormatError(name, f"line {reader.line_num}", "CSV rows", f"{error}") from None
+    return list(groups), [np.asarray(rows, dtype=np.float64) for rows in groups.values()]
+
+
+def read_sequences_npz(
+    source: Source, *, allow_nan: bool = False
+) -> tuple[list[str], list[np.ndarray]]:
+    """Read a ``.npz`` archive (as ``np.savez`` writes) of one numeric array per sequence.
+
+    Args:
+        source: a path (str or Path) or the file's bytes.
+        allow_nan: accept NaN values (missing steps); infinities are always refused.
+
+    Returns:
+        The keys in archive order, and one array per key; a 1-D array ``(T,)`` is read as one
+        feature, ``(T, 1)``.
+
+    Shape:
+        arrays[i]: ``(T_i, F_i)`` float64.
+
+    Raises:
+        FormatError: not a zip archive, a member that is not a ``.npy`` array, an array that is not
+            1-D or 2-D, not integer or floating point, or not finite.
+
+    Example:
+        >>> buffer = io.BytesIO()
+        >>> np.savez(buffer, first=np.arange(3), second=np.ones((2, 2)))
+        >>> names, arrays = read_sequences_npz(buffer.getvalue())
+        >>> names, [array.shape for array in arrays]
+        (['first', 'second'], [(3, 1), (2, 2)])
+    """
+    data, name = read_source(source, decompress=False)
+    if not data.startswith(ZIP_MAGICS):
+        raise FormatError(name, "byte 0", "a .npz archive (a zip file, 'PK')", repr(data[:4]))
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as error:
+        raise FormatError(name, "byte 0", "a readable zip archive", f"{error}") from None
+    arrays: dict[str, np.ndarray] = {}
+    with archive:
+        for info in archive.infolist():
+            key = info.filename.removesuffix(".npy")
+            if key == info.filename or key in arrays:
+                raise FormatError(
+                    name,
+                    f"member {info.filename!r}",
+                    "one '<key>.npy' member per key",
+                    "another file" if key == info.filename else "a duplicate",
+                )
+            arrays[key] = _sequence(_npy(archive, info, name), allow_nan, name, key)
+    return list(arrays), list(arrays.values())
+
+
+def _npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> np.ndarray:
+    """Read one ``.npy`` member of numeric type, its shape checked against its size first."""
+    position = f"member {info.filename!r}"
+    try:
+        with archive.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version not in ((1, 0), (2, 0)):
+                raise FormatError(name, position, "a .npy array of format 1.0 or 2.0", version)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran_order, dtype = read_header(member)
+            if dtype.kind not in "iuf":
+                raise FormatError(name, position, "an integer or floating-point array", dtype)
+            size = math.prod(shape) * dtype.itemsize
+            present = info.file_size - member.tell()
+            if present != size:
+                expected = f"{size} bytes of data (shape {shape}, {dtype})"
+                raise FormatError(name, position, expected, present)
+            content = member.read(size + 1)
+    except FormatError:
+        raise
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        NotImplementedError,  # an unknown compression method
+        RuntimeError,  # an encrypted member
+        ValueError,
+    ) as error:
+        raise FormatError(name, position, "a readable .npy array", error) from None
+    if len(content) != size:
+        raise FormatError(name, position, f"{size} bytes of data", len(content))
+    return np.frombuffer(content, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
+
+
+def _sequence(array: np.ndarray, allow_nan: bool, name: str, key: str) -> np.ndarray:
+    """Check a 1-D or 2-D array's values; return it as ``(T, F)`` float64."""
+    position = f"array {key!r}"
+    if array.ndim not in (1, 2):
+        raise FormatError(name, position, "a 1-D (T,) or 2-D (T, F) array", f"shape {array.shape}")
+    values = array.astype(np.float64)
+    if values.ndim == 1:
+        values = values[:, None]  # (T, 1)
+    refused = np.isinf(values) if allow_nan else ~np.isfinite(values)
+    if refused.any():
+        row, column = np.argwhere(refused)[0]
+        expected = "finite values or NaN" if allow_nan else "finite values"
+        raise FormatError(name, f"{position}[{row}, {column}]", expected, values[row, column])
+    return values
