@@ -1,10 +1,9 @@
-"""The ``convrec`` command: train, evaluate, predict, and list tasks and models."""
+"""The ``convrec`` command: train, evaluate, predict, list tasks and models, fetch data."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
 from pathlib import Path
 from typing import Annotated
 
@@ -13,14 +12,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from convrec.data.datasets import DATASETS, SYNTHESISED, load_dataset
+from convrec.data.readers import read_sequences_csv, read_sequences_npz
+from convrec.data.sources import SOURCES, FetchError, fetch, status
+from convrec.data.store import data_dir
 from convrec.files import atomic_write, write_text
 from convrec.models import available
+from convrec.nn.checks import unknown_name
 from convrec.tasks import available_tasks
 from convrec.train import evaluate as evaluate_run
 from convrec.train import load
 from convrec.train import train as train_run
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
+data_app = typer.Typer(no_args_is_help=True, help="Fetch and list the datasets' sources.")
+app.add_typer(data_app, name="data")
 console = Console(width=max(130, Console().width))  # metric tables are wide
 
 
@@ -28,7 +34,7 @@ def main() -> None:
     """Entry point: user errors print one red line and exit with status 2, without a traceback."""
     try:
         app()
-    except (ValueError, TypeError, FileNotFoundError) as error:
+    except (ValueError, TypeError, FileNotFoundError, FetchError) as error:
         Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False)
         raise SystemExit(2) from None
 
@@ -102,9 +108,7 @@ def predict(
         raise ValueError(f"invalid value for argument `input`: no file at {input}")
     out = out or input.with_name(f"{input.stem}.predictions{input.suffix}")
     if input.suffix == ".npz":
-        with np.load(input, allow_pickle=False) as archive:
-            names = list(archive.keys())
-            sequences = [archive[name] for name in names]
+        names, sequences = read_sequences_npz(input)
         predictions = trained.predict(sequences)
         atomic_write(out, lambda file: np.savez(file, **dict(zip(names, predictions, strict=True))))
     elif input.suffix == ".csv":
@@ -124,31 +128,6 @@ def predict(
     console.print(f"{len(predictions)} sequences predicted; written to [bold]{out}[/]")
 
 
-def read_sequences_csv(path: Path, columns: list[str]) -> tuple[list[str], list[np.ndarray]]:
-    """Group a CSV's rows by ``sequence_id`` (in order of appearance) into ``(T, len(columns))``
-    arrays of the named columns."""
-    with path.open(newline="") as file:
-        reader = csv.DictReader(file)
-        missing = [
-            name for name in ["sequence_id", *columns] if name not in (reader.fieldnames or [])
-        ]
-        if missing:
-            raise ValueError(
-                f"invalid value for argument `input`: expected columns sequence_id, "
-                f"{', '.join(columns)}; {path.name} lacks {', '.join(missing)}"
-            )
-        groups: dict[str, list[list[float]]] = defaultdict(list)
-        for line, row in enumerate(reader, start=2):
-            try:
-                groups[row["sequence_id"]].append([float(row[name]) for name in columns])
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"invalid value for argument `input`: expected numbers in the columns "
-                    f"{', '.join(columns)}, got {row} on line {line} of {path.name}"
-                ) from None
-    return list(groups), [np.asarray(rows) for rows in groups.values()]
-
-
 @app.command()
 def tasks() -> None:
     """List the tasks."""
@@ -165,6 +144,54 @@ def models() -> None:
     for entry in available():
         table.add_row(entry.name, entry.description)
     console.print(table)
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """List the data sources, whether each is fetched, and the datasets each serves."""
+    table = Table("source", "status", "datasets", "origin", title=f"convrec data ({data_dir()})")
+    for name, entry in SOURCES.items():
+        table.add_row(name, status(name), ", ".join(_served_by(name)), entry.origin.how)
+    speech = "synthesised on first use, cached in keywords/ (needs espeak-ng)"
+    table.add_row(SYNTHESISED, "on demand", ", ".join(_served_by(SYNTHESISED)), speech)
+    console.print(table)
+
+
+def _served_by(source: str) -> list[str]:
+    return [dataset for dataset, entry in DATASETS.items() if entry.source == source]
+
+
+@data_app.command("fetch")
+def data_fetch(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="sources or dataset names (see `convrec data list`)")
+    ] = None,
+    all_sources: Annotated[bool, typer.Option("--all", help="fetch every source")] = False,
+    force: Annotated[bool, typer.Option(help="fetch again even if present")] = False,
+) -> None:
+    """Fetch sources into the data directory ($CONVREC_DATA, default ~/.cache/convrec), verifying
+    every file's SHA-256. `espeak-ng` builds the speech datasets' default splits (not in --all)."""
+    wanted = list(SOURCES) if all_sources else [_source_of(name) for name in names or []]
+    if not wanted:
+        raise ValueError("invalid value for argument `names`: expected sources or --all, got none")
+    for name in dict.fromkeys(wanted):
+        if name == SYNTHESISED:
+            for dataset in _served_by(SYNTHESISED):
+                console.print(f"{dataset}: {load_dataset(dataset).sizes()} clips built and cached")
+            continue
+        folder = fetch(name, force=force)
+        size = sum(path.stat().st_size for path in folder.iterdir())
+        files = len(list(folder.iterdir())) - 1
+        console.print(f"{name}: {files} files, {size / 1e6:.1f} MB verified in [bold]{folder}[/]")
+
+
+def _source_of(name: str) -> str:
+    """The source of a dataset name, or the name itself if it names a source."""
+    if name in DATASETS:
+        return DATASETS[name].source
+    if name in SOURCES or name == SYNTHESISED:
+        return name
+    raise unknown_name("source or dataset", name, sorted({*SOURCES, *DATASETS, SYNTHESISED}))
 
 
 def _print_metrics(metrics: dict[str, dict[str, float]], title: str) -> None:

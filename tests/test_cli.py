@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -149,3 +150,19 @@ def test_two_process_ddp_equals_one_process_with_the_same_global_batch(tmp_path)
     assert single.keys() == distributed.keys()
     for name in single:
         torch.testing.assert_close(distributed[name], single[name], rtol=1e-4, atol=1e-5)
+
+
+def test_data_list_and_fetch_errors(monkeypatch, tmp_path):
+    monkeypatch.setenv("CONVREC_DATA", str(tmp_path))
+    listing = runner.invoke(app, ["data", "list"])
+    assert listing.exit_code == 0
+    assert "missing" in listing.stdout and "japanese-vowels" in listing.stdout
+    unknown = subprocess.run(
+        [sys.executable, "-m", "convrec.cli", "data", "fetch", "gunpont"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CONVREC_DATA": str(tmp_path)},
+    )
+    assert unknown.returncode == 2
+    assert "unknown source or dataset 'gunpont'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr

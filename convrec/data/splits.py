@@ -1,0 +1,134 @@
+"""What every dataset loader returns: train, validation and test splits and their metadata.
+
+Sources with a published test split keep it; the validation split is then drawn from the training
+split (stratified by class, seeded), so test data never steers training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from convrec.data.sources import require
+from convrec.data.tokenizers import Tokenizer
+from convrec.nn.checks import fail, probability
+
+
+class Pairs(Dataset):
+    """``(input, target)`` pairs: ``inputs[i]`` (a tensor, or one of a list of variable-length
+    tensors) with ``targets[i]``."""
+
+    def __init__(self, inputs: Tensor | Sequence[Tensor], targets: Tensor) -> None:
+        if len(inputs) != len(targets):
+            raise fail("Pairs", "targets", f"{len(inputs)} targets, one per input", len(targets))
+        self.inputs, self.targets = inputs, targets
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        return self.inputs[index], self.targets[index]
+
+    def subset(self, indices: Sequence[int] | np.ndarray) -> Pairs:
+        """The pairs at ``indices``, in that order."""
+        if isinstance(self.inputs, Tensor):
+            return Pairs(self.inputs[torch.as_tensor(indices)], self.targets[indices])
+        return Pairs([self.inputs[i] for i in indices], self.targets[indices])
+
+
+@dataclass
+class Splits:
+    """A dataset's three splits and what a model needs to know about them.
+
+    Attributes:
+        name: the dataset's registry name.
+        train, validation, test: datasets of ``(input, target)`` pairs.
+        classes: class names in label order, or ``None`` for regression and forecasting.
+        tokenizer: the vocabulary built from the training split, for text and characters.
+        info: anything else a model or plot needs (normalisation, sample rate, horizon...).
+    """
+
+    name: str
+    train: Dataset
+    validation: Dataset
+    test: Dataset
+    classes: tuple[str, ...] | None = None
+    tokenizer: Tokenizer | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def sizes(self) -> dict[str, int]:
+        """Number of items per split."""
+        return {
+            split: len(getattr(self, split))  # type: ignore[arg-type]
+            for split in ("train", "validation", "test")
+        }
+
+
+def holdout(
+    labels: np.ndarray, fraction: float, seed: int, stratify: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(kept, held_out)`` holding out ``fraction`` of the items, per class when
+    ``stratify`` (labels are class ids), at random but fixed by ``seed``; both sorted.
+
+    Example:
+        >>> kept, held = holdout(np.array([0, 0, 0, 0, 1, 1, 1, 1]), 0.25, seed=0)
+        >>> len(kept), len(held), sorted(np.array([0, 0, 0, 0, 1, 1, 1, 1])[held].tolist())
+        (6, 2, [0, 1])
+    """
+    probability("holdout", "fraction", fraction)
+    generator = np.random.default_rng(seed)
+    groups = (
+        [np.flatnonzero(labels == label) for label in np.unique(labels)]
+        if stratify
+        else [np.arange(len(labels))]
+    )
+    # Largest remainders: the class counts add up to round(fraction * N) exactly.
+    quotas = np.array([fraction * len(group) for group in groups])
+    counts = np.floor(quotas).astype(int)
+    remainders = quotas - counts + generator.random(len(groups)) * 1e-9
+    extra = round(fraction * len(labels)) - counts.sum()
+    counts[np.argsort(-remainders)[:extra]] += 1
+    held = [
+        generator.permutation(group)[:count] for group, count in zip(groups, counts, strict=True)
+    ]
+    held_out = np.sort(np.concatenate(held))
+    return np.setdiff1d(np.arange(len(labels)), held_out), held_out
+
+
+def split_off_validation(
+    train: Pairs, fraction: float, seed: int, stratify: bool = True
+) -> tuple[Pairs, Pairs]:
+    """``(train, validation)`` from one training set; see :func:`holdout`."""
+    kept, held = holdout(np.asarray(train.targets), fraction, seed, stratify)
+    return train.subset(kept), train.subset(held)
+
+
+def data_folder(source: str, dataset: str, root: str | Path | None) -> Path:
+    """``root`` (a folder holding the original files) if given, else the fetched source's folder
+    (checked against its manifest)."""
+    if root is None:
+        return require(source, dataset)
+    folder = Path(root).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"{dataset}: invalid value for argument `root`: expected a folder holding the "
+            f"original files, got {folder} (not a folder)."
+        )
+    return folder
+
+
+def find_file(folder: Path, names: Sequence[str], dataset: str) -> Path:
+    """The first of ``names`` (relative paths) present in ``folder``."""
+    for name in names:
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(
+        f"{dataset}: expected one of {', '.join(names)} in {folder}, found none of them."
+    )
