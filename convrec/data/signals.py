@@ -91,4 +91,12 @@ def ucr(
         _pairs(train_file, classes), validation_fraction, seed, stratify=classes is not None
     )
     info = {"channels": train_file.dimensions, "equal_length": train_file.equal_length}
-    return Splits(name, train, validation, _pairs(test_file, classes), classes, info=info)
+    return Splits(
+        name,
+        train,
+        validation,
+        _pairs(test_file, classes),
+        classes,
+        info=info,
+        variable_length=True,
+    )

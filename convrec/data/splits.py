@@ -6,7 +6,7 @@ split (stratified by class, seeded), so test data never steers training.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
+from convrec.data.sequences import collate_padded
 from convrec.data.sources import require
 from convrec.data.tokenizers import Tokenizer
 from convrec.nn.checks import fail, probability
@@ -53,6 +54,8 @@ class Splits:
         classes: class names in label order, or ``None`` for regression and forecasting.
         tokenizer: the vocabulary built from the training split, for text and characters.
         info: anything else a model or plot needs (normalisation, sample rate, horizon...).
+        variable_length: inputs are sequences ``(T_i, ...)`` of different lengths; batch them
+            with ``collate_padded`` (see :attr:`collate`).
     """
 
     name: str
@@ -62,6 +65,14 @@ class Splits:
     classes: tuple[str, ...] | None = None
     tokenizer: Tokenizer | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    variable_length: bool = False
+
+    @property
+    def collate(self) -> Callable[[list[tuple[Tensor, Tensor]]], object]:
+        """The ``collate_fn`` for a ``DataLoader`` over these splits: ``collate_padded`` (a
+        ``Padded`` batch with lengths) for variable-length inputs, else PyTorch's default
+        stacking."""
+        return collate_padded if self.variable_length else default_collate
 
     def sizes(self) -> dict[str, int]:
         """Number of items per split."""

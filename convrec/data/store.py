@@ -16,7 +16,7 @@ class DataMissingError(FileNotFoundError):
     them."""
 
 
-class ChecksumMismatch(ValueError):
+class ChecksumMismatch(ValueError):  # noqa: N818 (the name RELIABILITY_SCENARIOS.md uses)
     """A file's SHA-256 is not the one recorded for it."""
 
 

@@ -54,7 +54,7 @@ def _classification(
         )
         for split in ("train", "validation", "test")
     }
-    return Splits(name, **splits, classes=classes, tokenizer=tokenizer)
+    return Splits(name, **splits, classes=classes, tokenizer=tokenizer, variable_length=True)
 
 
 def _read_reviews(path: Path) -> tuple[list[str], np.ndarray]:

@@ -245,6 +245,23 @@ def test_real_classification_data_matches_data_md(name):
         assert set(labels.tolist()) == set(range(classes))
 
 
+def test_collate_pads_variable_length_inputs_and_stacks_fixed_ones(tmp_path):
+    folder = tmp_path / "jv"
+    folder.mkdir()
+    header = {"problemName": "JapaneseVowels", "dimensions": 1, "classLabel": "true a b"}
+    cases = [[[1, 2, 3]], [[4]]] * 5
+    for split in ("TRAIN", "TEST"):
+        _ts(folder / f"JapaneseVowels_{split}.ts", cases, ["a", "b"] * 5, header)
+    splits = load_dataset("japanese-vowels", root=folder)
+    batch, labels = splits.collate([splits.test[0], splits.test[1]])
+    assert batch.data.shape == (2, 3, 1) and batch.lengths.tolist() == [3, 1]
+    assert labels.tolist() == [0, 1]
+    _digit_table(tmp_path / "digits.csv.gz", 20, 64, 16)
+    digits = load_dataset("digits", root=tmp_path)
+    images, _ = digits.collate([digits.test[0], digits.test[1]])
+    assert isinstance(images, torch.Tensor) and images.shape == (2, 1, 8, 8)
+
+
 def test_real_japanese_vowels_and_plaid_lengths():
     _fetched("plaid")
     for name, shortest, longest, channels in [
