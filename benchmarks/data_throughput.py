@@ -28,7 +28,6 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from types import ModuleType
 
 import numpy as np
 import torch
+from provenance import revision
 from torch.utils.data import DataLoader
 
 from convrec.data.audio import MFCC
@@ -192,15 +192,6 @@ def loaders(repeats: int) -> None:
 
 
 SECTIONS: dict[str, Callable[[int], None]] = {"audio": audio, "loaders": loaders}
-
-
-def revision() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def versions() -> str:

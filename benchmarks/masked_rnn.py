@@ -19,13 +19,13 @@ import argparse
 import json
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from datetime import date
 
 import torch
+from provenance import revision
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from convrec.nn import LSTM, Padded
@@ -108,15 +108,6 @@ def time_runs(runs: dict[str, Callable], repeats: int, device: str) -> dict[str,
                 torch.cuda.synchronize()
             timings[name].append(time.perf_counter() - start)
     return timings
-
-
-def revision() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main() -> None:

@@ -61,13 +61,26 @@ def fashion_mnist(
     return Splits("fashion-mnist", train, validation, test, FASHION_CLASSES)
 
 
-def _csv_digits(path: Path, side: int, scale: float, seed: int, test_fraction: float) -> tuple:
+def _digit_table(
+    name: str,
+    file_name: str,
+    side: int,
+    scale: float,
+    root: str | Path | None,
+    seed: int,
+    test_fraction: float,
+    validation_fraction: float,
+) -> Splits:
+    """Splits of a gzip CSV of ``side * side`` pixel columns then the label, stratified and
+    seeded: the test split first, then validation out of the rest."""
+    path = find_file(data_folder(name, name, root), [file_name], name)
     with gzip.open(path, "rt") as file:
         table = np.loadtxt(file, delimiter=",", dtype=np.float64)
     labels = table[:, -1].astype(np.int64)
     everything = Pairs(_images(table[:, :-1], side, scale), _labels(labels))
     kept, held = holdout(labels, test_fraction, seed)
-    return everything.subset(kept), everything.subset(held)
+    train, validation = split_off_validation(everything.subset(kept), validation_fraction, seed + 1)
+    return Splits(name, train, validation, everything.subset(held), DIGITS)
 
 
 def mnist_5k(
@@ -81,11 +94,9 @@ def mnist_5k(
 
     ``root``: a folder with ``mnist_5k.csv.gz`` (784 pixel columns, then the label).
     """
-    folder = data_folder("mnist-5k", "mnist-5k", root)
-    path = find_file(folder, ["mnist_5k.csv.gz"], "mnist-5k")
-    rest, test = _csv_digits(path, 28, 255, seed, test_fraction)
-    train, validation = split_off_validation(rest, validation_fraction, seed + 1)
-    return Splits("mnist-5k", train, validation, test, DIGITS)
+    return _digit_table(
+        "mnist-5k", "mnist_5k.csv.gz", 28, 255, root, seed, test_fraction, validation_fraction
+    )
 
 
 def digits(
@@ -99,8 +110,6 @@ def digits(
 
     ``root``: a folder with ``digits.csv.gz`` (64 pixel columns, then the label).
     """
-    folder = data_folder("digits", "digits", root)
-    path = find_file(folder, ["digits.csv.gz"], "digits")
-    rest, test = _csv_digits(path, 8, 16, seed, test_fraction)
-    train, validation = split_off_validation(rest, validation_fraction, seed + 1)
-    return Splits("digits", train, validation, test, DIGITS)
+    return _digit_table(
+        "digits", "digits.csv.gz", 8, 16, root, seed, test_fraction, validation_fraction
+    )

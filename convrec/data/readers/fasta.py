@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from convrec.data.readers.errors import FormatError
-from convrec.data.readers.source import Source, read_source
+from convrec.data.readers.source import Source, read_text
 
 NUCLEOTIDES = "ACGTURYSWKMBDHVN-"
 """The IUPAC nucleotide codes (bases, ambiguity codes, ``N``) and ``-`` for a gap."""
@@ -44,12 +44,7 @@ def read_fasta(source: Source, alphabet: str | None = NUCLEOTIDES) -> list[tuple
             "read_fasta: invalid value for argument `alphabet`: expected a non-empty string or "
             "None, got ''."
         )
-    data, name = read_source(source)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise FormatError(name, f"line {line}", "UTF-8 text", f"{error.reason}") from None
+    text, name = read_text(source)
     invalid = re.compile(r"\s" if alphabet is None else f"[^{re.escape(alphabet.upper())}]")
     records: list[tuple[str, str]] = []
     header = None

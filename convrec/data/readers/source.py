@@ -72,3 +72,14 @@ def _gunzip(data: bytes, name: str) -> bytes:
     except (OSError, EOFError, zlib.error) as error:
         raise FormatError(name, "byte 0", "a complete gzip stream", f"{error}") from None
     return b"".join(blocks)
+
+
+def read_text(source: Source) -> tuple[str, str]:
+    """The UTF-8 text of a source (a byte-order mark dropped, gzip undone) and its name for
+    messages; undecodable bytes raise :class:`FormatError` naming the line."""
+    data, name = read_source(source)
+    try:
+        return data.decode("utf-8-sig"), name
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise FormatError(name, f"line {line}", "UTF-8 text", f"{error.reason}") from None

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from convrec.data.readers.errors import FormatError
-from convrec.data.readers.source import Source, read_source
+from convrec.data.readers.source import Source, read_source, read_text
 
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 """The first bytes of a zip archive: a local file header, or the end record of an empty one."""
@@ -50,12 +50,7 @@ def read_sequences_csv(
         (['a', 'b'], array([[1.],
                [3.]]))
     """
-    data, name = read_source(source)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise FormatError(name, f"line {line}", "UTF-8 text", f"{error.reason}") from None
+    text, name = read_text(source)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     groups: dict[str, list[list[float]]] = defaultdict(list)
     try:

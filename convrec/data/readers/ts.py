@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from convrec.data.readers.errors import FormatError
-from convrec.data.readers.source import Source, read_source
+from convrec.data.readers.source import Source, read_text
 
 COMMENTS = ("#", "%")
 HEADERS = {
@@ -98,12 +98,7 @@ def read_ts(source: Source) -> TsFile:
         >>> tiny.labels, tiny.class_names, tiny.series_length
         (array(['b', 'a'], dtype='<U1'), ('a', 'b'), 3)
     """
-    data, name = read_source(source)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise FormatError(name, f"line {line}", "UTF-8 text", f"{error.reason}") from None
+    text, name = read_text(source)
     lines = text.split("\n")
     header = _Header.read(lines, name)
     return _read_cases(lines, header, _Promises.of(header, name), name)
