@@ -233,9 +233,7 @@ SOURCES: dict[str, Source] = {
             "digits",
             Wheel("scikit-learn==1.9.1", ("sklearn/datasets/data/digits.csv.gz",)),
         ),
-        Source(
-            "mnist1d", Generated("built with the mnist1d package", _build_mnist1d), ("mnist1d",)
-        ),
+        Source("mnist1d", Generated("built with the mnist1d package", _build_mnist1d)),
         Source(
             "ucr",
             Wheel(

@@ -152,3 +152,12 @@ def test_the_dataframe_unpickler_refuses_any_other_global_and_runs_nothing(tmp_p
 def test_unknown_source_lists_the_known_ones():
     with pytest.raises(ValueError, match=r"unknown data source 'ucrr'.*Did you mean 'ucr'"):
         fetch("ucrr")
+
+
+def test_every_registered_source_is_well_formed():
+    for name, entry in sources.SOURCES.items():
+        assert entry.name == name
+        assert isinstance(entry.origin, Wheel | DebianPackage | Generated)
+        assert entry.convert is None or callable(entry.convert)
+        if not isinstance(entry.origin, Generated):
+            assert entry.checksums, f"{name} has no recorded SHA-256"
