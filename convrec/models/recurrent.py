@@ -1,40 +1,65 @@
-"""Recurrent networks: a stack of convrec.nn recurrent layers and a linear read-out."""
+"""Recurrent networks: a stack of convrec.nn recurrent layers and a linear read-out, over feature
+sequences or token ids, many-to-many (tagging, sequence regression) or many-to-one
+(classification)."""
 
 from __future__ import annotations
 
+from functools import partial
+
+import torch
 from torch import Tensor, nn
 
+from convrec.models.arguments import input_kind
 from convrec.models.registry import register
-from convrec.nn import GRU, LSTM, RNN, Padded, Pointwise
+from convrec.nn import GRU, LSTM, RNN, Embedding, GlobalPool, Padded, Pointwise
+from convrec.nn.checks import describe, fail, one_of, positive_int
 
 LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+POOLINGS = ("last", "mean", "max")
+PADDING_ID = 0
 
 
 class RecurrentNet(nn.Module):
-    """Recurrent layers, then a linear layer at every step (many-to-many) or on the last valid
-    output (many-to-one).
+    """Recurrent layers, then a linear layer at every step (many-to-many) or on one vector per
+    sequence (many-to-one), after an optional embedding of token ids.
+
+    Follows the lecture notes' recurrent classifiers and taggers (seed 002: many-to-one and
+    many-to-many; seed 004: embeddings, pooling over time, padding and masking) with the cells of
+    Elman (1990), Hochreiter and Schmidhuber (1997) and Cho et al. (2014).
 
     Args:
-        input_size: features per step ``I``.
+        input_shape: ``(T, I)``: steps (``None`` if they vary) and features per step; ``(T,)``
+            for token ids (with ``vocab_size``).
         output_size: outputs per step (or per sequence) ``O``.
         cell: ``'rnn'``, ``'lstm'`` or ``'gru'`` (the GRU in its fused, reset-after form).
         hidden_size, num_layers, bidirectional, dropout: as :class:`convrec.nn.LSTM`.
         return_sequences: True for sequence-to-sequence, False for one output per sequence.
         init: ``'keras'`` (orthogonal recurrent weights, forget bias 1) or ``'torch'``.
+        vocab_size: for token ids, the vocabulary size ``V`` (padding id 0 included); an
+            :class:`convrec.nn.Embedding` with padding id 0 then comes first, so a plain
+            ``(B, T)`` batch of ids is a padded batch ending at each row's last non-zero id.
+        embedding_dim: the embedding size ``E`` (with ``vocab_size`` only).
+        pooling: many-to-one read-out: ``'last'``, each direction's output at the end of its
+            pass (the forward one at the last valid step); ``'mean'`` or ``'max'`` over the valid
+            steps of the output sequence. Only ``'last'`` goes with ``return_sequences=True``.
 
     Shape:
-        input: ``(B, T, I)`` or a :class:`Padded`; output ``(B, T, O)`` (a ``Padded`` for a
-        ``Padded`` input) or ``(B, O)``.
+        input: ``(B, T, I)`` or a :class:`Padded`; token ids ``(B, T)`` int64 or a ``Padded``.
+        Output ``(B, T, O)`` (a ``Padded`` for a ``Padded`` input or token ids) or ``(B, O)``.
 
     Example:
-        >>> net = RecurrentNet(3, 1, cell="lstm", hidden_size=8)
+        >>> net = RecurrentNet((None, 3), 1, cell="lstm", hidden_size=8)
         >>> net(Padded(torch.randn(2, 5, 3), [5, 2])).data.shape
         torch.Size([2, 5, 1])
+        >>> classifier = RecurrentNet((None,), 4, vocab_size=10, return_sequences=False,
+        ...                           pooling="max")
+        >>> classifier(torch.tensor([[3, 5, 2], [7, 0, 0]])).shape
+        torch.Size([2, 4])
     """
 
     def __init__(
         self,
-        input_size: int,
+        input_shape: tuple[int | None, ...],
         output_size: int,
         cell: str = "gru",
         hidden_size: int = 64,
@@ -43,39 +68,67 @@ class RecurrentNet(nn.Module):
         dropout: float = 0.0,
         return_sequences: bool = True,
         init: str = "keras",
+        vocab_size: int | None = None,
+        embedding_dim: int = 64,
+        pooling: str = "last",
     ) -> None:
         super().__init__()
-        if cell not in LAYERS:
-            raise ValueError(
-                f"RecurrentNet: invalid value for argument `cell`: expected one of "
-                f"{', '.join(map(repr, LAYERS))}, got {cell!r}."
+        owner = "RecurrentNet"
+        one_of(owner, "cell", cell, list(LAYERS))
+        one_of(owner, "pooling", pooling, POOLINGS)
+        positive_int(owner, "output_size", output_size)
+        if return_sequences and pooling != "last":
+            raise fail(
+                owner,
+                "pooling",
+                "'last' with return_sequences=True",
+                repr(pooling),
+                hint="Pooling over time gives one output per sequence: set return_sequences=False.",
+            )
+        tokens = input_kind(owner, input_shape, vocab_size) == "tokens"
+        self.embedding = None
+        if tokens:
+            self.embedding = Embedding(
+                vocab_size, positive_int(owner, "embedding_dim", embedding_dim), PADDING_ID
             )
         options = {"reset_after": True} if cell == "gru" else {}
         self.recurrent = LAYERS[cell](
-            input_size,
+            embedding_dim if tokens else input_shape[-1],
             hidden_size,
             num_layers,
             dropout=dropout,
             bidirectional=bidirectional,
-            return_sequences=return_sequences,
+            return_sequences=return_sequences or pooling != "last",
             init=init,
             **options,
         )
+        self.pool = None if return_sequences or pooling == "last" else GlobalPool(pooling)
         read_out = nn.Linear(hidden_size * (2 if bidirectional else 1), output_size)
-        self.read_out = Pointwise(read_out) if return_sequences else read_out
+        self.head = Pointwise(read_out) if return_sequences else read_out
 
     def forward(self, x: Tensor | Padded) -> Tensor | Padded:
-        return self.read_out(self.recurrent(x))
-
-
-def _entry(cell: str) -> None:
-    def build(input_size: int, output_size: int, **options: object) -> RecurrentNet:
-        return RecurrentNet(input_size, output_size, cell=cell, **options)
-
-    register(cell, f"{cell.upper()} stack with a linear read-out (many-to-many or many-to-one)")(
-        build
-    )
+        if self.embedding is None:
+            data = x.data if isinstance(x, Padded) else x
+            if isinstance(data, Tensor) and not torch.is_floating_point(data):
+                raise fail(
+                    "RecurrentNet",
+                    "input",
+                    "floating-point features (B, T, F)",
+                    describe(data),
+                    hint="For token ids, build the model with `vocab_size`.",
+                    error=TypeError,
+                )
+        else:
+            x = self.embedding(x)  # (B, T, E), a Padded
+        features = self.recurrent(x)  # (B, T, D * H) or (B, D * H)
+        if self.pool is not None:
+            features = self.pool(features)  # (B, D * H)
+        return self.head(features)
 
 
 for _cell in LAYERS:
-    _entry(_cell)
+    register(
+        _cell,
+        f"{_cell.upper()} stack with a linear read-out (many-to-many or many-to-one)",
+        inputs=("sequence", "tokens"),
+    )(partial(RecurrentNet, cell=_cell))

@@ -1,46 +1,84 @@
-"""The model registry: each family file registers its entry functions by name.
+"""The model registry: each family file registers its models by name.
+
+Every model is built as ``build(input_shape, output_size, **options)``:
+
+- ``input_shape`` is one sample's shape without the batch axis: ``(C, H, W)`` for images,
+  ``(T, F)`` for sequences of ``F`` features (``T`` is ``None`` when lengths vary) and ``(T,)``
+  for token ids (token models also take ``vocab_size``);
+- ``output_size`` is the number of outputs: classes, forecast steps, or outputs per step.
+
+Every model has a ``head`` attribute, the module that maps its learned features to the outputs;
+transfer learning replaces or retrains it and freezes the rest (the backbone).
 
 Example:
     >>> from convrec.models import create
-    >>> create("gru", input_size=3, output_size=1).__class__.__name__
+    >>> create("gru", input_shape=(None, 3), output_size=1).__class__.__name__
     'RecurrentNet'
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from torch import nn
 
-from convrec.nn.checks import unknown_name
+from convrec.nn.checks import fail, unknown_name
+
+INPUT_KINDS = ("image", "sequence", "tokens")
+_BUILD_ARGUMENTS = ("input_shape", "output_size", "self")
 
 
 @dataclass(frozen=True)
 class ModelEntry:
+    """A registered model: its name, one-line description, builder and the inputs it takes
+    (a subset of :data:`INPUT_KINDS`)."""
+
     name: str
     description: str
     build: Callable[..., nn.Module]
+    inputs: tuple[str, ...]
+
+    def options(self) -> dict[str, Any]:
+        """The builder's keyword options and their defaults (``inspect.Parameter.empty`` for a
+        required one)."""
+        parameters = inspect.signature(self.build).parameters.values()
+        return {
+            parameter.name: parameter.default
+            for parameter in parameters
+            if parameter.name not in _BUILD_ARGUMENTS
+            and parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL)
+        }
 
 
 _MODELS: dict[str, ModelEntry] = {}
 
 
-def register(name: str, description: str) -> Callable[[Callable], Callable]:
-    """Decorator: register ``build(input_size, output_size, **options) -> nn.Module``."""
+def register(
+    name: str, description: str, inputs: tuple[str, ...]
+) -> Callable[[Callable], Callable]:
+    """Decorator: register ``build(input_shape, output_size, **options) -> nn.Module`` (a model
+    class or a function) for the input kinds ``inputs``."""
+    unknown = [kind for kind in inputs if kind not in INPUT_KINDS]
+    if name in _MODELS or unknown or not inputs:
+        raise ValueError(f"model {name!r}: registered twice or with bad input kinds {inputs!r}")
 
     def add(build: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _MODELS:
-            raise ValueError(f"model {name!r} is registered twice")
-        _MODELS[name] = ModelEntry(name, description, build)
+        _MODELS[name] = ModelEntry(name, description, build, tuple(inputs))
         return build
 
     return add
 
 
-def available() -> list[ModelEntry]:
-    """All registered models, sorted by name."""
-    return [_MODELS[name] for name in sorted(_MODELS)]
+def available(input_kind: str | None = None) -> list[ModelEntry]:
+    """The registered models, sorted by name; only those that take ``input_kind`` if given."""
+    return [
+        _MODELS[name]
+        for name in sorted(_MODELS)
+        if input_kind is None or input_kind in _MODELS[name].inputs
+    ]
 
 
 def entry(name: str) -> ModelEntry:
@@ -50,7 +88,38 @@ def entry(name: str) -> ModelEntry:
     return _MODELS[name]
 
 
-def create(name: str, **options: object) -> nn.Module:
-    """Build the registered model ``name`` with ``options`` (``input_size``, ``output_size``, and
-    the family's own keywords)."""
-    return entry(name).build(**options)
+def create(
+    name: str,
+    input_shape: tuple[int | None, ...],
+    output_size: int,
+    input_kind: str | None = None,
+    **options: Any,
+) -> nn.Module:
+    """Build the registered model ``name``.
+
+    Args:
+        name: a registered name (``convrec models`` lists them).
+        input_shape, output_size: see the module docstring.
+        input_kind: what the data is (``'image'``, ``'sequence'`` or ``'tokens'``); a model that
+            does not take it is refused, naming the models that do.
+        **options: the model's own keywords; an unknown one is refused, naming the valid ones.
+    """
+    model = entry(name)
+    if input_kind is not None and input_kind not in model.inputs:
+        suitable = ", ".join(other.name for other in available(input_kind))
+        raise fail(
+            "create",
+            "name",
+            f"a model that takes {input_kind} input ({suitable})",
+            f"{name!r}, which takes {' or '.join(model.inputs)}",
+        )
+    valid = model.options()
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise fail(
+            name,
+            "model_options",
+            f"options among {', '.join(valid) or '(none)'}",
+            ", ".join(map(repr, unknown)),
+        )
+    return model.build(input_shape=tuple(input_shape), output_size=output_size, **options)

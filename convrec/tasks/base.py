@@ -12,6 +12,7 @@ import numpy as np
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from convrec.data.sequences import collate_padded
 from convrec.nn import Padded
 from convrec.nn.checks import unknown_name
 
@@ -29,26 +30,48 @@ class Task(ABC):
     """A recipe: data, default model and training options, loss, metrics and plots.
 
     A task object also carries what a trained model needs at prediction time (input
-    normalisation statistics) in :meth:`state`, saved in ``model.json``.
+    normalisation statistics, a vocabulary) in :meth:`state`, saved in ``model.json``.
+
+    ``models`` maps each model the recipe is tuned for to its training options (any
+    :class:`~convrec.train.TrainConfig` key, ``model_options`` included), which override
+    ``training_defaults``; ``default_model`` is one of them.
     """
 
     name: ClassVar[str]
     description: ClassVar[str]
     default_model: ClassVar[str]
     training_defaults: ClassVar[dict[str, Any]] = {}
-    model_defaults: ClassVar[dict[str, Any]] = {}
-    input_columns: ClassVar[tuple[str, ...]]
-    output_columns: ClassVar[tuple[str, ...]]
+    models: ClassVar[dict[str, dict[str, Any]]] = {}
+    input_columns: ClassVar[tuple[str, ...]] = ()
+    output_columns: ClassVar[tuple[str, ...]] = ()
+    outputs_per_step: ClassVar[bool] = False  # a prediction per input step, not per input
 
     @property
     @abstractmethod
-    def input_size(self) -> int:
-        """Features per step the model receives."""
+    def input_kind(self) -> str:
+        """``'image'``, ``'sequence'`` or ``'tokens'`` (see :mod:`convrec.models.registry`)."""
+
+    @property
+    @abstractmethod
+    def input_shape(self) -> tuple[int | None, ...]:
+        """One input's shape: ``(C, H, W)``, ``(T, F)`` or ``(T,)``; ``T`` None if it varies."""
 
     @property
     @abstractmethod
     def output_size(self) -> int:
-        """Outputs per step (or per sequence) the model gives."""
+        """Outputs per sequence (classes, forecast steps) or per step."""
+
+    def model_arguments(self) -> dict[str, Any]:
+        """What :func:`convrec.models.create` needs to know of the data."""
+        return {
+            "input_shape": self.input_shape,
+            "output_size": self.output_size,
+            "input_kind": self.input_kind,
+        }
+
+    def collate(self, items: list[tuple[Any, Any]]) -> tuple[Any, Any]:
+        """Batch ``(input, target)`` items; variable-length inputs become a :class:`Padded`."""
+        return collate_padded(items)
 
     @abstractmethod
     def build_data(self, seed: int) -> TaskData:

@@ -88,7 +88,12 @@ class Maxwell(Task):
     description = "viscoelastic (Maxwell, power-law viscosity) stress history, sequence to sequence"
     default_model = "gru"
     training_defaults: ClassVar[dict[str, Any]] = {"epochs": 60, "batch_size": 32, "lr": 5e-3}
-    model_defaults: ClassVar[dict[str, Any]] = {"hidden_size": 64, "num_layers": 1}
+    models: ClassVar[dict[str, dict[str, Any]]] = {
+        cell: {"model_options": {"hidden_size": 64, "num_layers": 1}}
+        for cell in ("gru", "lstm", "rnn")
+    }
+    input_kind = "sequence"
+    outputs_per_step = True
     input_columns = ("stretch", "stretch_rate", "dt")
     output_columns = ("stress",)
 
@@ -121,8 +126,8 @@ class Maxwell(Task):
         self.std: np.ndarray | None = None
 
     @property
-    def input_size(self) -> int:
-        return 6 if self.log_features else 3
+    def input_shape(self) -> tuple[int | None, ...]:
+        return (None, 6 if self.log_features else 3)
 
     @property
     def output_size(self) -> int:
@@ -172,7 +177,7 @@ class Maxwell(Task):
         )
 
     def _features(self, raw: np.ndarray) -> np.ndarray:
-        """``(N, T, 3)`` raw columns to ``(N, T, input_size)`` features (not yet standardised)."""
+        """``(N, T, 3)`` raw columns to ``(N, T, F)`` features (not yet standardised)."""
         stretch, rate, dt = raw[..., 0], raw[..., 1], raw[..., 2]
         columns = [stretch - 1.0, rate, dt]
         if self.log_features:

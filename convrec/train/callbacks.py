@@ -1,4 +1,4 @@
-"""Small ordered callbacks: history, checkpoints, early stopping, progress."""
+"""Small ordered callbacks: history, checkpoints, early stopping, frozen backbone, progress."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from convrec.files import write_csv
 from convrec.train.checkpoint import save_checkpoint
 from convrec.train.loop import Callback, Loop
+from convrec.train.transfer import backbone_modules
 
 
 class HistoryWriter(Callback):
@@ -22,6 +23,21 @@ class HistoryWriter(Callback):
     def on_epoch_end(self, loop: Loop) -> None:
         if loop.fabric.is_global_zero:
             write_csv(self.path, loop.state.history)
+
+
+class FreezeBackbone(Callback):
+    """Train only the model's ``head``: the backbone's parameters get no gradient, and its
+    modules stay in evaluation mode, so batch normalisation keeps the statistics it learned and
+    dropout stays off."""
+
+    def on_fit_start(self, loop: Loop) -> None:
+        for module in backbone_modules(loop.model):
+            for parameter in module.parameters(recurse=False):
+                parameter.requires_grad_(False)
+
+    def on_epoch_start(self, loop: Loop) -> None:
+        for module in backbone_modules(loop.model):
+            module.eval()
 
 
 class Checkpointing(Callback):

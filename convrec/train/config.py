@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 class TrainConfig(BaseModel):
     """Everything a run needs. Unknown keys and wrong types are refused, naming the key.
 
+    ``finetune`` names a run directory whose weights, all but the ``head``, start this run
+    (transfer learning); ``freeze='backbone'`` then trains the head alone.
+
     ``batch_size`` is the global batch: with ``devices * num_nodes`` processes each takes an
     equal share, so a distributed run sees the same batches as a single process.
     """
@@ -37,6 +40,8 @@ class TrainConfig(BaseModel):
     devices: int = Field(1, ge=1)
     num_nodes: int = Field(1, ge=1)
     precision: str = "32-true"
+    finetune: str | None = None
+    freeze: Literal["backbone"] | None = None
     out: str = "runs"
 
     @model_validator(mode="after")
@@ -46,6 +51,10 @@ class TrainConfig(BaseModel):
             raise ValueError(
                 f"batch_size {self.batch_size} does not split evenly over {processes} processes "
                 f"(devices x num_nodes); choose a multiple of {processes}"
+            )
+        if self.freeze is not None and self.finetune is None:
+            raise ValueError(
+                "freeze='backbone' needs finetune: the run directory whose backbone to reuse"
             )
         return self
 

@@ -64,6 +64,8 @@ class Callback:
 
     def on_fit_start(self, loop: Loop) -> None: ...
 
+    def on_epoch_start(self, loop: Loop) -> None: ...
+
     def on_batch_end(self, loop: Loop, loss: float) -> None: ...
 
     def on_epoch_end(self, loop: Loop) -> None: ...
@@ -87,6 +89,8 @@ def fit(
         callback.on_fit_start(loop)
     while state.epoch < epochs and not state.stop:
         model.train()
+        for callback in callbacks:
+            callback.on_epoch_start(loop)
         train_loader.sampler.set_epoch(state.epoch)
         losses = []
         for inputs, targets in train_loader:

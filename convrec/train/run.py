@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +29,13 @@ from convrec.diagnose.plots import plot_learning_curves
 from convrec.files import write_json, write_yaml
 from convrec.models import create
 from convrec.tasks import Task, create_task
-from convrec.train.callbacks import Checkpointing, EarlyStopping, HistoryWriter, ProgressBar
+from convrec.train.callbacks import (
+    Checkpointing,
+    EarlyStopping,
+    FreezeBackbone,
+    HistoryWriter,
+    ProgressBar,
+)
 from convrec.train.checkpoint import (
     load_checkpoint,
     load_model_weights,
@@ -37,6 +44,7 @@ from convrec.train.checkpoint import (
 )
 from convrec.train.config import TrainConfig, make_config, read_config_file
 from convrec.train.loop import Callback, FitState, Loop, fit
+from convrec.train.transfer import load_backbone
 
 
 @dataclass
@@ -51,18 +59,20 @@ class Run:
 def resolve_config(
     task: str, model: str | None = None, config_file: str | Path | None = None, **options: Any
 ) -> TrainConfig:
-    """Task defaults, then a config file, then explicit options (later ones win)."""
+    """Task defaults, the task's recipe for the chosen model, a config file, then explicit options
+    (later ones win; ``model_options`` are merged key by key)."""
     task_class = type(create_task(task, **options.get("task_options", {})))
-    values: dict[str, Any] = {"model": task_class.default_model, **task_class.training_defaults}
-    if config_file is not None:
-        values |= read_config_file(config_file)
-    values |= {key: value for key, value in options.items() if value is not None}
-    values["task"] = task
-    if model is not None:
-        values["model"] = model
-    if values["model"] == task_class.default_model or model is not None:
-        values["model_options"] = task_class.model_defaults | values.get("model_options", {})
-    return make_config(**values)
+    from_file = read_config_file(config_file) if config_file is not None else {}
+    explicit = {key: value for key, value in options.items() if value is not None}
+    chosen = model or explicit.pop("model", None) or from_file.get("model")
+    chosen = chosen or task_class.default_model
+    layers = [task_class.training_defaults, task_class.models.get(chosen, {}), from_file, explicit]
+    values: dict[str, Any] = {}
+    model_options: dict[str, Any] = {}
+    for layer in layers:
+        values |= layer
+        model_options |= layer.get("model_options", {})
+    return make_config(**values | {"task": task, "model": chosen, "model_options": model_options})
 
 
 def train(
@@ -115,12 +125,9 @@ def train(
     task_object = create_task(config.task, **config.task_options)
     data = task_object.build_data(config.seed)
     torch.manual_seed(config.seed)
-    network = create(
-        config.model,
-        input_size=task_object.input_size,
-        output_size=task_object.output_size,
-        **config.model_options,
-    )
+    network = create(config.model, **task_object.model_arguments(), **config.model_options)
+    if config.finetune is not None:
+        load_backbone(network, Path(config.finetune))
     optimizer = torch.optim.AdamW(
         network.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
@@ -133,12 +140,18 @@ def train(
         write_yaml(directory / "config.yaml", {**config.model_dump(), "versions": _versions()})
     training_batches = fabric.setup_dataloaders(
         train_loader(
-            data.train, config.batch_size, config.seed, fabric.world_size, fabric.global_rank
+            data.train,
+            config.batch_size,
+            config.seed,
+            task_object.collate,
+            fabric.world_size,
+            fabric.global_rank,
         ),
         use_distributed_sampler=False,
     )
     validation_loader = fabric.setup_dataloaders(
-        evaluation_loader(data.validation, config.batch_size), use_distributed_sampler=False
+        evaluation_loader(data.validation, config.batch_size, task_object.collate),
+        use_distributed_sampler=False,
     )
     callbacks: list[Callback] = [
         HistoryWriter(directory / "history.csv"),
@@ -146,6 +159,8 @@ def train(
     ]
     if config.patience is not None:
         callbacks.append(EarlyStopping(config.patience))
+    if config.freeze == "backbone":
+        callbacks.append(FreezeBackbone())
     if progress:
         callbacks.append(ProgressBar(config.epochs, len(training_batches)))
     started = time.perf_counter()
@@ -191,8 +206,7 @@ def _finish(
             "task_state": task.state(),
             "model": config.model,
             "model_options": config.model_options,
-            "input_size": task.input_size,
-            "output_size": task.output_size,
+            "model_arguments": task.model_arguments(),
             "input_columns": list(task.input_columns),
             "output_columns": list(task.output_columns),
         },
@@ -229,10 +243,7 @@ def load(run_dir: str | Path) -> TrainedModel:
     task = create_task(description["task"], **description["task_options"])
     task.load_state(description["task_state"])
     model = create(
-        description["model"],
-        input_size=description["input_size"],
-        output_size=description["output_size"],
-        **description["model_options"],
+        description["model"], **description["model_arguments"], **description["model_options"]
     )
     model.load_state_dict(weights)
     return TrainedModel(model.eval(), task, description)
@@ -263,7 +274,12 @@ def _schedule(config: TrainConfig) -> Any:
 
 
 def train_loader(
-    dataset: Dataset, batch_size: int, seed: int, world_size: int = 1, rank: int = 0
+    dataset: Dataset,
+    batch_size: int,
+    seed: int,
+    collate: Callable = collate_padded,
+    world_size: int = 1,
+    rank: int = 0,
 ) -> DataLoader:
     """Shuffled by ``seed + epoch`` (call ``sampler.set_epoch``); each of ``world_size`` processes
     takes every ``world_size``-th sample of that order and ``batch_size / world_size`` per step,
@@ -272,15 +288,17 @@ def train_loader(
         dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed
     )
     return DataLoader(
-        dataset, batch_size=batch_size // world_size, sampler=sampler, collate_fn=collate_padded
+        dataset, batch_size=batch_size // world_size, sampler=sampler, collate_fn=collate
     )
 
 
-def evaluation_loader(dataset: Dataset, batch_size: int) -> DataLoader:
+def evaluation_loader(
+    dataset: Dataset, batch_size: int, collate: Callable = collate_padded
+) -> DataLoader:
     """In order; with its own generator, so evaluating never moves the global random state
     (dropout masks in training stay those of an uninterrupted loop)."""
     return DataLoader(
-        dataset, batch_size=batch_size, collate_fn=collate_padded, generator=torch.Generator()
+        dataset, batch_size=batch_size, collate_fn=collate, generator=torch.Generator()
     )
 
 

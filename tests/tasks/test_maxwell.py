@@ -46,9 +46,11 @@ def small_task():
 
 def test_data_splits_are_seeded_and_standardised():
     task, data = small_task()
-    features = torch.stack(data.train.inputs).reshape(-1, task.input_size)
-    assert torch.allclose(features.mean(0), torch.zeros(task.input_size), atol=1e-5)
-    assert torch.allclose(features.std(0, unbiased=False), torch.ones(task.input_size), atol=1e-4)
+    features = torch.stack(data.train.inputs).reshape(-1, task.input_shape[-1])
+    assert torch.allclose(features.mean(0), torch.zeros(task.input_shape[-1]), atol=1e-5)
+    assert torch.allclose(
+        features.std(0, unbiased=False), torch.ones(task.input_shape[-1]), atol=1e-4
+    )
     again, other = small_task()[1], create_task("maxwell", train_size=16).build_data(seed=1)
     assert torch.equal(data.train.inputs[0], again.train.inputs[0])
     assert not torch.equal(data.train.inputs[0][:5], other.train.inputs[0][:5])
@@ -79,7 +81,7 @@ def test_predict_refuses_bad_sequences(sequence, message):
     task, _ = small_task()
     from convrec.models import create
 
-    model = create("gru", input_size=task.input_size, output_size=1, hidden_size=4)
+    model = create("gru", **task.model_arguments(), hidden_size=4)
     with pytest.raises(ValueError, match=message):
         task.predict(model, [sequence])
 

@@ -28,7 +28,7 @@ def toy_dataset(count: int = 10) -> SequenceDataset:
 
 def make_model() -> RecurrentNet:
     torch.manual_seed(SEED)
-    return RecurrentNet(3, 1, cell="lstm", hidden_size=8, num_layers=2, dropout=0.2)
+    return RecurrentNet((None, 3), 1, cell="lstm", hidden_size=8, num_layers=2, dropout=0.2)
 
 
 def fabric_run(dataset: SequenceDataset, loss_function=sequence_mse, callbacks=(), epochs=EPOCHS):
