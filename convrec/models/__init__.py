@@ -1,7 +1,65 @@
-"""Model zoo: one file per family, built by name through the registry."""
+"""Model zoo: one file per family, built by name through the registry (``create``)."""
 
-from convrec.models import recurrent
+from convrec.models import (
+    crnn,
+    deepbind,
+    fcn,
+    forecaster,
+    language,
+    lenet,
+    mlp,
+    recurrent,
+    resnet,
+    textcnn,
+    vgg,
+)
+from convrec.models.crnn import CRNN
+from convrec.models.deepbind import DeepBind
+from convrec.models.fcn import FCN
+from convrec.models.forecaster import Forecaster
+from convrec.models.language import CharLM
+from convrec.models.lenet import LeNet5
+from convrec.models.mlp import MLP
 from convrec.models.recurrent import RecurrentNet
-from convrec.models.registry import ModelEntry, available, create, entry, register
+from convrec.models.registry import (
+    INPUT_KINDS,
+    ModelEntry,
+    available,
+    create,
+    entry,
+    register,
+)
+from convrec.models.resnet import ResNet
+from convrec.models.textcnn import TextCNN
+from convrec.models.vgg import SmallVGG
 
-__all__ = ["ModelEntry", "RecurrentNet", "available", "create", "entry", "recurrent", "register"]
+__all__ = [
+    "CRNN",
+    "FCN",
+    "INPUT_KINDS",
+    "MLP",
+    "CharLM",
+    "DeepBind",
+    "Forecaster",
+    "LeNet5",
+    "ModelEntry",
+    "RecurrentNet",
+    "ResNet",
+    "SmallVGG",
+    "TextCNN",
+    "available",
+    "create",
+    "crnn",
+    "deepbind",
+    "entry",
+    "fcn",
+    "forecaster",
+    "language",
+    "lenet",
+    "mlp",
+    "recurrent",
+    "register",
+    "resnet",
+    "textcnn",
+    "vgg",
+]

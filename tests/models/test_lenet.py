@@ -1,0 +1,83 @@
+"""LeNet-5: the notes' CIFAR-10 network, padded for 28x28 images, for any image of 12x12 or more."""
+
+import pytest
+import torch
+from torch import nn
+
+from convrec.models.lenet import LeNet5, feature_side
+from convrec.models.registry import entry
+from convrec.nn import Pool2d
+from tests.models.zoo_checks import assert_every_parameter_gets_a_gradient, assert_overfits
+
+
+@pytest.mark.parametrize("input_shape", [(1, 28, 28), (3, 32, 32), (1, 12, 12), (2, 13, 40)])
+def test_gives_one_row_of_logits_per_image(input_shape):
+    assert LeNet5(input_shape, 10)(torch.randn(3, *input_shape)).shape == (3, 10)
+
+
+def test_is_registered_as_lenet5_for_images():
+    model = entry("lenet5")
+    assert model.build is LeNet5
+    assert model.inputs == ("image",)
+    assert model.options() == {"activation": "relu", "pool": "max"}
+
+
+def test_28x28_images_get_the_geometry_of_the_original_32x32():
+    padded, original = LeNet5((1, 28, 28), 10), LeNet5((1, 32, 32), 10)
+    assert padded.features[0].padding == (2, 2)
+    assert original.features[0].padding == (0, 0)
+    assert padded.features[7].in_features == original.features[7].in_features == 16 * 5 * 5
+
+
+def test_feature_side_follows_the_size_formulas():
+    assert [feature_side(side, 0) for side in (16, 32, 33, 40)] == [1, 5, 6, 7]
+    assert [feature_side(side, 2) for side in (12, 13, 28)] == [1, 2, 5]
+
+
+def test_parameters_match_the_notes_cifar10_model():
+    # conv 3->6 (456), conv 6->16 (2416), 400->120 (48120), 120->84 (10164), 84->10 (850)
+    model = LeNet5((3, 32, 32), 10)
+    assert sum(parameter.numel() for parameter in model.parameters()) == 62006
+
+
+def test_the_head_is_the_last_linear_layer():
+    model = LeNet5((1, 28, 28), 7)
+    assert isinstance(model.head, nn.Linear)
+    assert (model.head.in_features, model.head.out_features) == (84, 7)
+
+
+def test_tanh_and_mean_pooling_give_the_original_kind_of_layers():
+    model = LeNet5((1, 28, 28), 10, activation="tanh", pool="mean")
+    assert sum(isinstance(layer, nn.Tanh) for layer in model.features) == 4
+    assert [layer.kind for layer in model.features if isinstance(layer, Pool2d)] == ["mean"] * 2
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"input_shape": (1, 11, 28)}, r"at least 12x12 pixels, got \(1, 11, 28\)"),
+        ({"input_shape": (28, 28)}, r"`input_shape`: expected an image shape \(C, H, W\)"),
+        ({"input_shape": (1, None, 28)}, r"`input_shape`: expected an image shape"),
+        ({"output_size": 0}, "`output_size`: expected a positive integer, got 0"),
+        ({"activation": "gelu"}, "`activation`: expected one of 'relu', 'tanh', got 'gelu'"),
+        ({"pool": "lp"}, "`pool`: expected one of 'max', 'mean', got 'lp'"),
+    ],
+)
+def test_bad_arguments_are_refused_by_name(arguments, message):
+    options = {"input_shape": (1, 28, 28), "output_size": 10, **arguments}
+    with pytest.raises(ValueError, match=message):
+        LeNet5(**options)
+
+
+def test_images_of_another_size_are_refused():
+    with pytest.raises(ValueError, match=r"shape \(B, 1, 28, 28\), as its input_shape"):
+        LeNet5((1, 28, 28), 10)(torch.randn(2, 1, 32, 32))
+
+
+def test_every_parameter_gets_a_gradient():
+    model = LeNet5((1, 16, 16), 4)
+    assert_every_parameter_gets_a_gradient(model, torch.randn(8, 1, 16, 16), torch.arange(8) % 4)
+
+
+def test_learns_a_tiny_batch():
+    assert_overfits(LeNet5((1, 28, 28), 10), torch.randn(8, 1, 28, 28), torch.arange(8))
