@@ -1,14 +1,15 @@
-"""The ``convrec`` command: train, evaluate, predict, list tasks and models, fetch data."""
+"""The ``convrec`` command: train, evaluate, predict, generate; list tasks, models and data."""
 
 from __future__ import annotations
 
 import csv
 import io
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -19,7 +20,7 @@ from convrec.data.store import data_dir
 from convrec.files import atomic_write, write_text
 from convrec.models import available
 from convrec.nn.checks import unknown_name
-from convrec.tasks import available_tasks
+from convrec.tasks import LanguageModelling, available_tasks
 from convrec.train import evaluate as evaluate_run
 from convrec.train import load
 from convrec.train import train as train_run
@@ -57,6 +58,19 @@ def train(
     out: Annotated[str | None, typer.Option(help="directory for run directories")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML file of training options")] = None,
     resume: Annotated[Path | None, typer.Option(help="run directory to resume")] = None,
+    finetune: Annotated[
+        Path | None, typer.Option(help="run directory whose backbone starts this run")
+    ] = None,
+    freeze: Annotated[
+        str | None, typer.Option(help="'backbone': train only the head (with --finetune)")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="KEY=VALUE for any config key, e.g. model_options.hidden_size=128 (repeatable)",
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
     """Train a model on a task; writes a run directory with metrics, weights and plots."""
@@ -66,6 +80,9 @@ def train(
         config_file=config,
         resume=resume,
         progress=progress,
+        **parse_settings(set_ or []),
+        finetune=None if finetune is None else str(finetune),
+        freeze=freeze,
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
@@ -85,6 +102,42 @@ def train(
             f"{run.metrics['epochs']} epochs in {run.metrics['train_seconds']:.0f} s; "
             f"run directory: [bold]{run.directory}[/] (metrics.json, model.safetensors, *.png)"
         )
+
+
+def parse_settings(settings: list[str]) -> dict[str, Any]:
+    """``['model_options.hidden_size=128', 'lr=0.01']`` to ``{'model_options': {'hidden_size':
+    128}, 'lr': 0.01}``; values are read as YAML (numbers, booleans, lists, strings)."""
+    values: dict[str, Any] = {}
+    for setting in settings:
+        key, equals, text = setting.partition("=")
+        if not equals or not key:
+            raise ValueError(
+                f"invalid value for option `--set`: expected KEY=VALUE, got {setting!r}"
+            )
+        *parents, leaf = key.split(".")
+        target = values
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = yaml.safe_load(text)
+    return values
+
+
+@app.command()
+def generate(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory of a language model")],
+    prompt: Annotated[str, typer.Option(help="text to continue")] = "The ",
+    length: Annotated[int, typer.Option(help="characters to sample")] = 500,
+    temperature: Annotated[float, typer.Option(help="0 for greedy; higher is more random")] = 0.8,
+    seed: Annotated[int, typer.Option(help="random seed of the sampling")] = 0,
+) -> None:
+    """Sample text from a trained language model (e.g. a `char-lm` run)."""
+    trained = load(run_dir)
+    if not isinstance(trained.task, LanguageModelling):
+        raise ValueError(
+            f"invalid value for argument `run_dir`: expected a language-model run (task "
+            f"'char-lm'), got a run of task {trained.description['task']!r}"
+        )
+    print(trained.task.generate(trained.model, prompt, length, temperature, seed))
 
 
 @app.command()
@@ -116,8 +169,12 @@ def predict(
         predictions = trained.predict(sequences)
         rows = io.StringIO()
         writer = csv.writer(rows, lineterminator="\n")
-        writer.writerow(["sequence_id", "step", *outputs])
+        per_step = trained.task.outputs_per_step
+        writer.writerow(["sequence_id", *(["step"] if per_step else []), *outputs])
         for name, prediction in zip(names, predictions, strict=True):
+            if not per_step:
+                writer.writerow([name, *(f"{item:.6g}" for item in prediction)])
+                continue
             for step, value in enumerate(np.asarray(prediction).reshape(len(prediction), -1)):
                 writer.writerow([name, step, *(f"{item:.6g}" for item in value)])
         write_text(out, rows.getvalue())
@@ -130,19 +187,22 @@ def predict(
 
 @app.command()
 def tasks() -> None:
-    """List the tasks."""
-    table = Table("task", "default model", "description", title="convrec tasks")
+    """List the tasks (recipes), their default model and the other models they are tuned for."""
+    table = Table("task", "default model", "also tuned", "description", title="convrec tasks")
     for task in available_tasks():
-        table.add_row(task.name, task.default_model, task.description)
+        others = ", ".join(name for name in task.models if name != task.default_model)
+        table.add_row(task.name, task.default_model, others, task.description)
     console.print(table)
 
 
 @app.command()
 def models() -> None:
-    """List the models."""
-    table = Table("model", "description", title="convrec models")
+    """List the models, the inputs they take and their options (set with --set
+    model_options.NAME=VALUE)."""
+    table = Table("model", "inputs", "description", "options (default)", title="convrec models")
     for entry in available():
-        table.add_row(entry.name, entry.description)
+        options = ", ".join(f"{name}={default!r}" for name, default in entry.options().items())
+        table.add_row(entry.name, ", ".join(entry.inputs), entry.description, options)
     console.print(table)
 
 

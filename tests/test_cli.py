@@ -13,7 +13,7 @@ import yaml
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from convrec.cli import app
+from convrec.cli import app, parse_settings
 
 runner = CliRunner()
 SMALL = "task_options: {train_size: 32, validation_size: 8, test_size: 8, segments: 3}\n"
@@ -48,9 +48,28 @@ def convrec(*arguments: str) -> subprocess.CompletedProcess:
 
 
 def test_tasks_and_models_are_listed():
-    assert "maxwell" in runner.invoke(app, ["tasks"]).output
+    tasks = runner.invoke(app, ["tasks"]).output
+    assert all(name in tasks for name in ("maxwell", "fashion-mnist", "keywords", "char-lm"))
     listing = runner.invoke(app, ["models"]).output
-    assert all(name in listing for name in ("gru", "lstm", "rnn"))
+    assert all(name in listing for name in ("gru", "lenet5", "textcnn", "deepbind", "charlm"))
+    assert "hidden_size=64" in listing
+
+
+def test_set_options_nest_by_dots_and_read_values_as_yaml():
+    assert parse_settings(["lr=0.01", "model_options.hidden_size=8", "model_options.x=[1, 2]"]) == {
+        "lr": 0.01,
+        "model_options": {"hidden_size": 8, "x": [1, 2]},
+    }
+    with pytest.raises(ValueError, match="`--set`: expected KEY=VALUE, got 'lr'"):
+        parse_settings(["lr"])
+
+
+def test_a_model_that_does_not_take_the_tasks_input_is_refused_in_one_line():
+    result = convrec("train", "maxwell", "--model", "lenet5", "--epochs", "1")
+    message = " ".join(result.stderr.split())
+    assert result.returncode == 2
+    assert "expected a model that takes sequence input" in message and "got 'lenet5'" in message
+    assert "Traceback" not in message
 
 
 def test_an_unknown_task_is_one_clear_line_without_a_traceback():
@@ -125,6 +144,12 @@ def test_predict_npz_and_csv_agree(run_dir, tmp_path):
         rows = list(csv.DictReader(file))
     assert [row["step"] for row in rows] == [str(step) for step in range(20)]
     np.testing.assert_allclose([float(row["stress"]) for row in rows], first, rtol=1e-5)
+
+
+def test_generate_refuses_a_run_that_is_not_a_language_model(run_dir):
+    result = runner.invoke(app, ["generate", str(run_dir)])
+    assert result.exit_code != 0
+    assert "expected a language-model run" in str(result.exception)
 
 
 def test_predict_refuses_a_csv_without_the_input_columns(run_dir, tmp_path):

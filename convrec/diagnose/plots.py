@@ -72,3 +72,46 @@ def _panels(count: int) -> tuple[Figure, list]:
     for axes in flat[count:]:
         axes.set_visible(False)
     return figure, flat
+
+
+def plot_confusion_matrix(matrix: np.ndarray, classes: Sequence[str], path: Path) -> Path:
+    """Counts of true (rows) against predicted (columns) classes, with the row share as colour."""
+    size = max(4.0, 0.45 * len(classes) + 2)
+    figure, axes = plt.subplots(figsize=(size, size), layout="constrained")
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    axes.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    ticks = np.arange(len(classes))
+    axes.set_xticks(ticks, classes, rotation=90)
+    axes.set_yticks(ticks, classes)
+    if len(classes) <= 20:
+        for row, column in np.ndindex(matrix.shape):
+            colour = "white" if shares[row, column] > 0.5 else "black"
+            axes.text(column, row, int(matrix[row, column]), ha="center", va="center", color=colour)
+    accuracy = np.trace(matrix) / max(matrix.sum(), 1)
+    axes.set(xlabel="predicted", ylabel="true", title=f"Confusion matrix (accuracy {accuracy:.3f})")
+    return save_figure(figure, path)
+
+
+def plot_forecasts(true: np.ndarray, predicted: np.ndarray, name: str, path: Path) -> Path:
+    """Test forecasts against the truth: every window's first forecast step along the test
+    period, and the whole horizon from a few forecast origins.
+
+    Shape:
+        true, predicted: ``(windows, horizon)`` in the series' units.
+    """
+    figure, (steps, horizons) = plt.subplots(2, 1, figsize=(9, 6), layout="constrained")
+    steps.plot(true[:, 0], color="black", linewidth=1, label="true")
+    steps.plot(predicted[:, 0], color="tab:orange", linewidth=1, label="forecast, 1 step ahead")
+    steps.set(xlabel="test window", ylabel=name, title="One-step-ahead forecasts")
+    steps.legend()
+    horizon = true.shape[1]
+    origins = np.linspace(0, len(true) - 1, 4).astype(int)
+    for number, origin in enumerate(origins):
+        offset = number * (horizon + 2)
+        axis = np.arange(offset, offset + horizon)
+        horizons.plot(axis, true[origin], color="black", linewidth=1)
+        horizons.plot(axis, predicted[origin], color="tab:orange", linewidth=1)
+    horizons.set(xlabel="forecast step (4 origins)", ylabel=name, title="Whole-horizon forecasts")
+    for axes in (steps, horizons):
+        axes.grid(alpha=0.3)
+    return save_figure(figure, path)

@@ -1,6 +1,22 @@
 """Tasks (recipes): data, default model, loss, metrics and plots for each application."""
 
-from convrec.tasks import maxwell
+from convrec.tasks import maxwell, recipes
 from convrec.tasks.base import Task, TaskData, available_tasks, create_task, register_task
+from convrec.tasks.classification import Classification
+from convrec.tasks.dataset import DatasetTask
+from convrec.tasks.forecasting import Forecasting
+from convrec.tasks.language import LanguageModelling
 
-__all__ = ["Task", "TaskData", "available_tasks", "create_task", "maxwell", "register_task"]
+__all__ = [
+    "Classification",
+    "DatasetTask",
+    "Forecasting",
+    "LanguageModelling",
+    "Task",
+    "TaskData",
+    "available_tasks",
+    "create_task",
+    "maxwell",
+    "recipes",
+    "register_task",
+]

@@ -1,0 +1,116 @@
+"""Classification on a registered dataset: cross-entropy loss, accuracy and macro F1, the
+confusion matrix; and ``labels_per_class`` for training with few labels (transfer learning)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+from torchmetrics.functional.classification import (
+    multiclass_accuracy,
+    multiclass_confusion_matrix,
+    multiclass_f1_score,
+)
+
+from convrec.data.splits import Pairs, Splits
+from convrec.nn import Padded
+from convrec.nn.checks import positive_int
+from convrec.tasks.base import TaskData
+from convrec.tasks.dataset import DatasetTask
+
+
+def few_labels(pairs: Pairs, per_class: int, seed: int) -> Pairs:
+    """``per_class`` items of each class (all of a class that has fewer), drawn by ``seed``."""
+    labels = np.asarray(pairs.targets)
+    generator = np.random.default_rng(seed)
+    kept = [
+        generator.permutation(np.flatnonzero(labels == label))[:per_class]
+        for label in np.unique(labels)
+    ]
+    return pairs.subset(np.sort(np.concatenate(kept)))
+
+
+def classification_metrics(logits: Tensor, labels: Tensor, classes: int) -> dict[str, float]:
+    """Accuracy, macro-averaged F1 and mean cross-entropy of ``logits (N, classes)``."""
+    predicted = logits.argmax(dim=1)
+    return {
+        "accuracy": float(multiclass_accuracy(predicted, labels, classes, average="micro")),
+        "macro_f1": float(multiclass_f1_score(predicted, labels, classes, average="macro")),
+        "cross_entropy": float(F.cross_entropy(logits, labels)),
+    }
+
+
+class Classification(DatasetTask):
+    """One label per input (image, sequence or text).
+
+    Args:
+        root: a folder of the dataset's original files.
+        labels_per_class: keep only this many training items per class (seeded), to measure
+            learning from few labels.
+        **dataset_options: the dataset loader's own options.
+    """
+
+    def __init__(
+        self, root: str | None = None, labels_per_class: int | None = None, **dataset_options: Any
+    ) -> None:
+        super().__init__(root, **dataset_options)
+        if labels_per_class is not None:
+            positive_int(self.name, "labels_per_class", labels_per_class)
+        self.labels_per_class = labels_per_class
+        self.classes: tuple[str, ...] = ()
+
+    @property
+    def output_size(self) -> int:
+        return len(self._known(self.classes or None))
+
+    @property
+    def output_columns(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self.classes
+
+    def learn_targets(self, splits: Splits) -> None:
+        self.classes = tuple(splits.classes)
+
+    def build_data(self, seed: int) -> TaskData:
+        data = super().build_data(seed)
+        if self.labels_per_class is not None:
+            data.train = few_labels(data.train, self.labels_per_class, seed)
+        return data
+
+    def loss(self, prediction: Tensor | Padded, target: Tensor | Padded) -> Tensor:
+        return F.cross_entropy(prediction, target)
+
+    def evaluate(self, model: nn.Module, dataset: Dataset) -> dict[str, float]:
+        logits, labels = self.outputs(model, dataset)
+        return classification_metrics(logits, labels, len(self.classes))
+
+    def plot(self, model: nn.Module, data: TaskData, directory: Path) -> list[Path]:
+        from convrec.diagnose.plots import plot_confusion_matrix
+
+        logits, labels = self.outputs(model, data.tests["test"])
+        matrix = multiclass_confusion_matrix(logits.argmax(dim=1), labels, len(self.classes))
+        return [
+            plot_confusion_matrix(matrix.numpy(), self.classes, directory / "confusion_matrix.png")
+        ]
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, sequences: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Class probabilities ``(classes,)`` for each raw input."""
+        batch = self.model_inputs(sequences).to(next(model.parameters()).device)
+        was_training = model.training
+        model.eval()
+        probabilities = model(batch).softmax(dim=1).cpu().numpy()
+        model.train(was_training)
+        return list(probabilities)
+
+    def state(self) -> dict[str, Any]:
+        return super().state() | {"classes": list(self.classes)}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self.classes = tuple(state["classes"])

@@ -1,0 +1,205 @@
+"""Tasks on a registered dataset (:func:`convrec.data.load_dataset`): the data side that
+classification, forecasting and language modelling share.
+
+Inputs are standardised per channel with statistics of the training split only (images: per
+colour channel; sequences: per feature over every valid step); token ids are left as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+from convrec.data.datasets import load_dataset
+from convrec.data.sequences import collate_padded
+from convrec.data.splits import Pairs, Splits
+from convrec.nn import Padded
+from convrec.nn.checks import fail
+from convrec.tasks.base import Task, TaskData
+
+EVALUATION_BATCH = 256
+
+
+def input_kind_of(example: Tensor) -> str:
+    """``'tokens'`` for integer ids ``(T,)``, ``'image'`` for ``(C, H, W)``, else ``'sequence'``."""
+    if not example.is_floating_point():
+        return "tokens"
+    return "image" if example.dim() == 3 else "sequence"
+
+
+def shape_of(inputs: Tensor | Sequence[Tensor]) -> tuple[int | None, ...]:
+    """One input's shape; a time axis whose length varies between inputs is ``None``."""
+    first = tuple(inputs[0].shape)
+    if isinstance(inputs, Tensor) or len({len(item) for item in inputs}) == 1:
+        return first
+    return (None, *first[1:])
+
+
+def channel_statistics(inputs: Tensor | Sequence[Tensor], kind: str) -> tuple[Tensor, Tensor]:
+    """Mean and standard deviation per channel: ``(C, 1, 1)`` for images ``(N, C, H, W)``,
+    ``(F,)`` for sequences ``(T_i, F)`` (every step of every sequence counts once)."""
+    if kind == "image":
+        stacked = torch.as_tensor(inputs).double()
+        mean = stacked.mean(dim=(0, 2, 3))[:, None, None]
+        std = stacked.std(dim=(0, 2, 3))[:, None, None]
+    else:
+        steps = torch.cat([item.reshape(-1, item.shape[-1]) for item in inputs]).double()
+        mean, std = steps.mean(dim=0), steps.std(dim=0)
+    return mean.float(), std.clamp_min(1e-8).float()
+
+
+def standardised(pairs: Pairs, mean: Tensor, std: Tensor) -> Pairs:
+    """The pairs with inputs ``(x - mean) / std``."""
+    if isinstance(pairs.inputs, Tensor):
+        return Pairs((pairs.inputs - mean) / std, pairs.targets)
+    return Pairs([(item - mean) / std for item in pairs.inputs], pairs.targets)
+
+
+class DatasetTask(Task):
+    """A task whose splits come from ``load_dataset(dataset)``; the test set is its test split.
+
+    Args:
+        root: a folder of the dataset's original files, instead of the data directory.
+        **dataset_options: the loader's own options (over ``dataset_defaults``).
+    """
+
+    dataset: ClassVar[str]
+    dataset_defaults: ClassVar[dict[str, Any]] = {}
+    standardise: ClassVar[bool] = True
+
+    def __init__(self, root: str | None = None, **dataset_options: Any) -> None:
+        self.root = root
+        self.dataset_options = self.dataset_defaults | dataset_options
+        self.kind: str | None = None
+        self.shape: tuple[int | None, ...] | None = None
+        self.mean: Tensor | None = None
+        self.std: Tensor | None = None
+        self.variable_length = False
+        self.vocab_size: int | None = None
+        self.splits: Splits | None = None
+
+    @property
+    def input_kind(self) -> str:
+        return self._known(self.kind)
+
+    @property
+    def input_shape(self) -> tuple[int | None, ...]:
+        return self._known(self.shape)
+
+    def _known(self, value: Any) -> Any:
+        if value is None:
+            raise RuntimeError(f"{self.name}: build_data or load_state must run first")
+        return value
+
+    def model_arguments(self) -> dict[str, Any]:
+        """As the base class's; token tasks add their ``vocab_size``."""
+        extra = {} if self.vocab_size is None else {"vocab_size": self.vocab_size}
+        return super().model_arguments() | extra
+
+    def collate(self, items: list[tuple[Any, Any]]) -> tuple[Any, Any]:
+        if self.variable_length:
+            return collate_padded(items)
+        return torch.utils.data.default_collate(items)
+
+    def inputs_of(self, dataset: Dataset) -> Pairs:
+        """The split as :class:`Pairs` of model inputs (a hook: audio tasks compute features)."""
+        if not isinstance(dataset, Pairs):
+            raise TypeError(f"{self.name}: expected Pairs from {self.dataset!r}, got {dataset!r}")
+        return dataset
+
+    def build_data(self, seed: int) -> TaskData:
+        self.splits = load_dataset(self.dataset, root=self.root, seed=seed, **self.dataset_options)
+        parts = {
+            split: self.inputs_of(getattr(self.splits, split))
+            for split in ("train", "validation", "test")
+        }
+        train_inputs = parts["train"].inputs
+        self.kind = input_kind_of(train_inputs[0])
+        self.shape = shape_of(train_inputs)
+        self.variable_length = self.splits.variable_length
+        if self.kind == "tokens":
+            self.vocab_size = len(self.splits.tokenizer)
+        self.learn_targets(self.splits)
+        if self.standardise and self.kind != "tokens":
+            self.mean, self.std = channel_statistics(train_inputs, self.kind)
+            parts = {
+                split: standardised(pairs, self.mean, self.std) for split, pairs in parts.items()
+            }
+        return TaskData(parts["train"], parts["validation"], {"test": parts["test"]})
+
+    def learn_targets(self, splits: Splits) -> None:
+        """Keep what the targets need at prediction time (class names, a vocabulary)."""
+
+    def model_inputs(self, arrays: Sequence[np.ndarray]) -> Tensor | Padded:
+        """Raw inputs, as the dataset gives them, to one standardised model batch."""
+        expected = self.input_shape
+        items = []
+        for index, array in enumerate(arrays):
+            item = torch.as_tensor(np.asarray(array))
+            shape_ok = item.dim() == len(expected) and all(
+                size is None or size == got for size, got in zip(expected, item.shape, strict=True)
+            )
+            numeric_ok = not item.is_floating_point() or bool(torch.isfinite(item).all())
+            if not shape_ok or not numeric_ok:
+                raise fail(
+                    f"{self.name}.predict",
+                    f"input {index}",
+                    f"finite values of shape {_shape_text(expected)}",
+                    f"shape {tuple(item.shape)}" + ("" if numeric_ok else " with NaN or Inf"),
+                )
+            if self.mean is not None:
+                item = (item.float() - self.mean) / self.std
+            items.append(item)
+        if self.variable_length:
+            return Padded.from_sequences(items)
+        return torch.stack(items)
+
+    def outputs(self, model: nn.Module, dataset: Dataset) -> tuple[Tensor, Tensor]:
+        """The model's outputs and the targets over a whole split, on the CPU."""
+        return batched_outputs(model, dataset, self.collate)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "shape": list(self.input_shape),
+            "variable_length": self.variable_length,
+            "vocab_size": self.vocab_size,
+            "mean": None if self.mean is None else self.mean.tolist(),
+            "std": None if self.std is None else self.std.tolist(),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.kind = state["kind"]
+        self.shape = tuple(state["shape"])
+        self.variable_length = state["variable_length"]
+        self.vocab_size = state["vocab_size"]
+        if state["mean"] is not None:
+            self.mean = torch.tensor(state["mean"], dtype=torch.float32)
+            self.std = torch.tensor(state["std"], dtype=torch.float32)
+
+
+def _shape_text(shape: tuple[int | None, ...]) -> str:
+    return "(" + ", ".join("T" if size is None else str(size) for size in shape) + ")"
+
+
+@torch.no_grad()
+def batched_outputs(
+    model: nn.Module, dataset: Dataset, collate: Callable, batch_size: int = EVALUATION_BATCH
+) -> tuple[Tensor, Tensor]:
+    """Run ``model`` (in evaluation mode) over ``dataset`` in order; concatenated outputs and
+    targets on the CPU. Sequence outputs keep their padding (``Padded.data``)."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    outputs, targets = [], []
+    for inputs, target in DataLoader(dataset, batch_size=batch_size, collate_fn=collate):
+        output = model(inputs.to(device))
+        outputs.append((output.data if isinstance(output, Padded) else output).float().cpu())
+        targets.append(target.data if isinstance(target, Padded) else target)
+    model.train(was_training)
+    return torch.cat(outputs), torch.cat(targets)

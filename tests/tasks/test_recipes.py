@@ -1,0 +1,59 @@
+"""The short variant of every recipe, on its real data (skipped where the data is not fetched;
+`.ci/run` fetches it): the recipe's default model, with its tuned options and learning rate,
+fits a small batch of the training split: the loss falls by more than 30% in 25 steps."""
+
+import shutil
+
+import pytest
+import torch
+
+from convrec.data.datasets import DATASETS, SYNTHESISED
+from convrec.data.sources import status
+from convrec.models import create
+from convrec.tasks import DatasetTask, available_tasks, create_task
+from convrec.train import resolve_config
+
+STEPS = 25
+BATCH = 8
+TINY = {"keywords": {"clips_per_class": 2}, "welcome": {"size": 8}}
+
+RECIPES = [task.name for task in available_tasks() if issubclass(task, DatasetTask)]
+
+
+def _available(name: str) -> None:
+    dataset = create_task(name).dataset
+    source = DATASETS[dataset].source
+    if source == SYNTHESISED and shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    if source != SYNTHESISED and status(source) != "fetched":
+        pytest.skip(f"source {source} not fetched (convrec data fetch {source})")
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_the_default_recipe_fits_a_small_batch_of_its_data(name):
+    _available(name)
+    task = create_task(name, **TINY.get(name, {}))
+    config = resolve_config(name)
+    data = task.build_data(seed=0)
+    inputs, targets = task.collate(
+        [data.train[index] for index in range(min(BATCH, len(data.train)))]
+    )
+    torch.manual_seed(0)
+    model = create(config.model, **task.model_arguments(), **config.model_options)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    losses = []
+    for _ in range(STEPS):
+        loss = task.loss(model(inputs), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0], f"{name}: loss {losses[0]:.3g} -> {losses[-1]:.3g}"
+
+
+def test_every_recipe_names_a_default_model_it_is_tuned_for_and_valid_options():
+    for task in available_tasks():
+        assert task.default_model in task.models, task.name
+        for model in task.models:
+            config = resolve_config(task.name, model)
+            assert config.model == model
