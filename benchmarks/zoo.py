@@ -1,0 +1,250 @@
+"""Train every recipe of the model zoo with several seeds and compare with published figures and
+classical baselines measured in the same run.
+
+    python benchmarks/zoo.py --seeds 3                     # every row, three seeds
+    python benchmarks/zoo.py --rows mnist1d:resnet dna     # some rows (task or task:model)
+    python benchmarks/zoo.py --seeds 1 --markdown zoo.md   # also write the table as Markdown
+
+Each row trains ``convrec.train(task, model, seed=s)`` with the recipe's defaults, and reports the
+test metric's mean and spread (min to max) over the seeds and the mean training time. Baselines
+(``benchmarks/baselines.py``) run once per dataset. The transfer row trains LeNet-5 on
+Fashion-MNIST, then MNIST with 10 labels per class from scratch and from the Fashion-MNIST
+backbone (frozen), and reports the gain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import torch
+from provenance import revision
+from rich.console import Console
+from rich.table import Table
+
+import convrec
+
+
+@dataclass(frozen=True)
+class Row:
+    """A recipe to train: its task, model, the metric reported, the goal and the anchor."""
+
+    task: str
+    model: str
+    metric: str
+    goal: str
+    anchor: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.task}:{self.model}"
+
+
+ROWS = [
+    Row("mnist1d", "resnet", "accuracy", ">= 0.95", "CNN 0.94 (mnist1d README)"),
+    Row("mnist1d", "gru", "accuracy", ">= 0.92", "GRU 0.91 (mnist1d README)"),
+    Row("mnist1d", "mlp", "accuracy", ">= 0.68", "MLP 0.68 (mnist1d README)"),
+    Row("fashion-mnist", "lenet5", "accuracy", ">= 0.90", "small CNNs 0.91-0.93"),
+    Row("fashion-mnist", "resnet", "accuracy", ">= 0.94", "small CNNs 0.91-0.93"),
+    Row("mnist-5k", "lenet5", "accuracy", "", ""),
+    Row("digits", "resnet", "accuracy", "", ""),
+    Row("basic-motions", "fcn", "accuracy", "1.00", "1.00 (UEA)"),
+    Row("japanese-vowels", "fcn", "accuracy", ">= 0.985", "FCN 0.993 (UEA)"),
+    Row("plaid", "fcn", "accuracy", "", ""),
+    Row("italy-power", "fcn", "accuracy", ">= 0.96", "~0.97 (UCR)"),
+    Row("gunpoint", "fcn", "accuracy", ">= 0.99", "1.00 (UCR)"),
+    Row("keywords", "crnn", "accuracy", ">= 0.97", "logistic regression on log spectrograms 0.94"),
+    Row("welcome", "resnet", "accuracy", "CNN succeeds", "the notes' argument"),
+    Row("welcome", "mlp", "accuracy", "MLP fails", "the notes' argument"),
+    Row("dna", "deepbind", "accuracy", ">= 4-mer LR + 0.05", "4-mer LR 0.83"),
+    Row("reviews", "textcnn", "accuracy", "> TF-IDF LR", "measured"),
+    Row("char-lm", "charlm", "bits_per_char", "< n-gram", "measured"),
+    Row("sunspots", "forecaster", "mae", "< ARIMA, seasonal naive", "measured"),
+    Row("elecdemand", "forecaster", "mae", "< ARIMA, seasonal naive", "measured"),
+    Row("maxwell", "gru", "rel_l2_median", "", "in-distribution test set"),
+]
+TRANSFER = Row("mnist-few", "lenet5", "accuracy", "gain > 0", "from Fashion-MNIST, frozen")
+
+
+@dataclass
+class Result:
+    row: Row
+    values: list[float]
+    seconds: list[float]
+    note: str = ""
+
+    def cells(self) -> list[str]:
+        mean = statistics.fmean(self.values)
+        spread = f"{min(self.values):.4f}-{max(self.values):.4f}" if len(self.values) > 1 else ""
+        return [
+            self.row.task,
+            self.row.model,
+            self.row.metric,
+            f"{mean:.4f}",
+            spread,
+            self.row.goal,
+            self.row.anchor + (f"; {self.note}" if self.note else ""),
+            f"{statistics.fmean(self.seconds):.0f}",
+        ]
+
+
+def test_metric(run: convrec.train.Run, metric: str) -> float:
+    """The row's metric on the run's test set (``in-distribution`` for maxwell)."""
+    tests = run.metrics["test"]
+    return tests["test" if "test" in tests else "in-distribution"][metric]
+
+
+def train_row(row: Row, seeds: list[int], out: Path) -> Result:
+    values, seconds = [], []
+    for seed in seeds:
+        run = convrec.train(row.task, row.model, seed=seed, out=str(out), progress=False)
+        values.append(test_metric(run, row.metric))
+        seconds.append(run.metrics["train_seconds"])
+    return Result(row, values, seconds)
+
+
+def transfer_row(seeds: list[int], out: Path) -> Result:
+    """Fine-tuning from Fashion-MNIST against training from scratch, on the same few labels."""
+    gains, seconds, scratch_values, tuned_values = [], [], [], []
+    for seed in seeds:
+        source = convrec.train("fashion-mnist", "lenet5", seed=seed, out=str(out), progress=False)
+        scratch = convrec.train("mnist-few", "lenet5", seed=seed, out=str(out), progress=False)
+        tuned = convrec.train(
+            "mnist-few",
+            "lenet5",
+            seed=seed,
+            out=str(out),
+            progress=False,
+            finetune=str(source.directory),
+            freeze="backbone",
+        )
+        scratch_values.append(test_metric(scratch, "accuracy"))
+        tuned_values.append(test_metric(tuned, "accuracy"))
+        gains.append(tuned_values[-1] - scratch_values[-1])
+        seconds.append(tuned.metrics["train_seconds"])
+    note = (
+        f"scratch {statistics.fmean(scratch_values):.4f}, "
+        f"fine-tuned {statistics.fmean(tuned_values):.4f}, gain shown"
+    )
+    return Result(TRANSFER, gains, seconds, note)
+
+
+def baseline_results(datasets: set[str]) -> list[Result]:
+    """Each classical baseline of the datasets the chosen rows use, run once."""
+    from baselines import BASELINES
+
+    results = []
+    for dataset, calls in BASELINES.items():
+        if dataset not in datasets:
+            continue
+        splits = convrec.data.load_dataset(dataset)
+        for name, function in calls:
+            started = time.perf_counter()
+            metrics = function(splits)
+            elapsed = time.perf_counter() - started
+            for metric, value in metrics.items():
+                if isinstance(value, float):
+                    row = Row(dataset, f"baseline: {name}", metric, "", "measured")
+                    results.append(Result(row, [value], [elapsed]))
+    return results
+
+
+def chosen_rows(names: list[str]) -> list[Row]:
+    if not names:
+        return ROWS
+    wanted = [row for row in ROWS if row.key in names or row.task in names]
+    known = {row.key for row in ROWS} | {row.task for row in ROWS} | {"transfer"}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise SystemExit(f"unknown rows {unknown}; choose among {sorted(known)}")
+    return wanted
+
+
+def machine() -> str:
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+    return (
+        f"{platform.machine()} {platform.processor() or 'CPU'}, {os.cpu_count()} cores, "
+        f"{torch.get_num_threads()} torch threads, {device}; torch {torch.__version__}"
+    )
+
+
+HEADER = ["task", "model", "metric", "mean", "spread", "goal", "anchor", "train s"]
+
+
+def markdown(results: list[Result], command: str) -> str:
+    lines = [
+        f"- Date {date.today()}; revision {revision()}; {machine()}.",
+        f"- Command: `{command}`",
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "---|" * len(HEADER),
+    ]
+    lines += ["| " + " | ".join(result.cells()) + " |" for result in results]
+    return "\n".join(lines) + "\n"
+
+
+def run(rows: list[Row], seeds: list[int], transfer: bool, out: Path, show: Callable) -> list:
+    results = []
+    for row in rows:
+        started = time.perf_counter()
+        results.append(train_row(row, seeds, out))
+        show(f"{row.key}: {results[-1].values} in {time.perf_counter() - started:.0f} s")
+    if transfer:
+        results.append(transfer_row(seeds, out))
+        show(f"transfer: {results[-1].values}")
+    datasets = {getattr(convrec.tasks.create_task(row.task), "dataset", None) for row in rows}
+    results += baseline_results(datasets)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", nargs="*", default=[], help="task or task:model; 'transfer'")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--out", type=Path, help="run directories (default: a temporary folder)")
+    parser.add_argument("--markdown", type=Path, help="write the table as Markdown here")
+    parser.add_argument("--json", type=Path, help="write every measured value here")
+    arguments = parser.parse_args()
+    console = Console()
+    rows = chosen_rows([name for name in arguments.rows if name != "transfer"])
+    transfer = not arguments.rows or "transfer" in arguments.rows
+    if arguments.rows == ["transfer"]:
+        rows = []
+    with tempfile.TemporaryDirectory() as temporary:
+        out = arguments.out or Path(temporary)
+        results = run(rows, list(range(arguments.seeds)), transfer, out, console.print)
+    table = Table(*HEADER, title=f"convrec zoo, revision {revision()}")
+    for result in results:
+        table.add_row(*result.cells())
+    console.print(table)
+    command = "python benchmarks/zoo.py " + " ".join(
+        [f"--seeds {arguments.seeds}", *(["--rows", *arguments.rows] if arguments.rows else [])]
+    )
+    if arguments.markdown:
+        arguments.markdown.write_text(markdown(results, command))
+    if arguments.json:
+        records = [
+            {
+                "task": r.row.task,
+                "model": r.row.model,
+                "metric": r.row.metric,
+                "values": r.values,
+                "seconds": r.seconds,
+                "note": r.note,
+            }
+            for r in results
+        ]
+        arguments.json.write_text(json.dumps(records, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""The classical baselines of ``benchmarks/baselines.py`` on tiny synthetic splits: each learns what
+a toy problem makes easy, and the n-gram model is a proper distribution."""
+
+import importlib.util
+import math
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+import torch
+
+from convrec.data.datasets import available_datasets
+from convrec.data.forecasting import windowed
+from convrec.data.splits import Pairs, Splits
+from convrec.data.text import TokenWindows
+from convrec.data.tokenizers import Tokenizer
+
+BASELINES_FILE = Path(__file__).parents[2] / "benchmarks" / "baselines.py"
+
+
+@pytest.fixture(scope="module")
+def baselines() -> ModuleType:
+    """``benchmarks/baselines.py`` loaded from its path (the benchmarks folder is no package)."""
+    spec = importlib.util.spec_from_file_location("baselines", BASELINES_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _classification(name, make_item, sizes=(200, 60, 60), info=None):
+    """Splits of ``make_item(label, rng)`` items, labels alternating 0 and 1."""
+    rng = np.random.default_rng(0)
+    parts = []
+    for size in sizes:
+        labels = np.arange(size) % 2
+        inputs = [make_item(int(label), rng) for label in labels]
+        parts.append(Pairs(inputs, torch.from_numpy(labels)))
+    return Splits(name, *parts, classes=("zero", "one"), info=info or {})
+
+
+def _metrics(result):
+    """The test metrics of a result: its float values (the harness reads them so)."""
+    return {key for key, value in result.items() if isinstance(value, float)}
+
+
+def test_every_baseline_names_a_registered_dataset(baselines):
+    assert set(baselines.BASELINES) <= set(available_datasets())
+    assert set(baselines.SEASONS) <= set(baselines.BASELINES)
+
+
+def test_tfidf_logistic_separates_documents_by_a_word(baselines):
+    def review(label, rng):
+        noise = rng.integers(4, 40, rng.integers(5, 15))
+        return torch.from_numpy(np.r_[noise, 2 + label, noise[:3]])
+
+    result = baselines.tfidf_logistic(_classification("reviews", review))
+    assert result["accuracy"] >= 0.95 and _metrics(result) == {"accuracy"}
+    assert result["C"] in {f"{c:g}" for c in baselines.C_GRID}
+
+
+def test_kmer_counts_by_hand(baselines):
+    # ACGTA: AC CG GT TA, forward strand; AC and GT are reverse complements of each other.
+    sequence = np.array([[0, 1, 2, 3, 0]])
+    forward = baselines.kmer_counts(sequence, k=2, both_strands=False)
+    assert forward.shape == (1, 16)
+    assert forward[0, [1, 6, 11, 12]].tolist() == [1, 1, 1, 1] and forward.sum() == 4
+    both = baselines.kmer_counts(sequence, k=2, both_strands=True)
+    assert both.shape == (1, 10) and sorted(both[0][both[0] > 0].tolist()) == [1, 1, 2]
+    assert baselines.kmer_counts(np.zeros((3, 9), dtype=int), k=4).shape == (3, 136)
+    with_unknown = baselines.kmer_counts(np.array([[0, 0, 4, 0, 0, 0]]), k=2)
+    assert with_unknown.sum() == 3
+
+
+def test_kmer_counts_rejects_short_sequences(baselines):
+    with pytest.raises(ValueError, match=r"kmer_counts: .*`sequences`.*T >= k = 4, got \(2, 3\)"):
+        baselines.kmer_counts(np.zeros((2, 3), dtype=int), k=4)
+
+
+def test_kmer_logistic_finds_a_planted_kmer(baselines):
+    def sequence(label, rng):
+        bases = rng.integers(0, 4, 40)
+        if label:
+            for start in (5, 18, 30):
+                bases[start : start + 4] = [2, 2, 2, 2]  # GGGG
+        return torch.from_numpy(bases)
+
+    splits = _classification("dna", sequence, info={"one_hot": False})
+    result = baselines.kmer_logistic(splits)
+    assert result["accuracy"] >= 0.9 and _metrics(result) == {"accuracy"}
+
+
+def _forecasting(values, lookback, horizon):
+    return windowed("toy", values[:, None], ("y",), "y", lookback, horizon, 0.2, 0.2)
+
+
+def test_seasonal_naive_is_exact_on_a_periodic_series(baselines):
+    pattern = np.array([3.0, 5.0, 4.0, 9.0, 1.0, 2.0, 7.0])
+    splits = _forecasting(np.tile(pattern, 60) * 10 + 100, lookback=14, horizon=10)
+    result = baselines.seasonal_naive(splits, season=7)
+    assert result["mae"] < 1e-4 and result["rmse"] < 1e-4 and _metrics(result) == {"mae", "rmse"}
+    assert result["season"] == 7 and result["windows"] == len(splits.test)
+    persistence = baselines.seasonal_naive(splits, season=20)
+    assert persistence["season"] == 1 and persistence["mae"] > 10
+
+
+def test_arima_beats_the_mean_on_an_ar1_series(baselines):
+    rng = np.random.default_rng(0)
+    values = np.zeros(600)
+    for step in range(1, len(values)):
+        values[step] = 0.8 * values[step - 1] + rng.normal()
+    splits = _forecasting(values, lookback=20, horizon=1)
+    result = baselines.arima(splits, orders=[(0, 0, 1), (1, 0, 0)])
+    future = np.stack([future.numpy() for _, future in splits.test])
+    mean_mae = np.abs(future).mean() * splits.info["std"][0]
+    assert result["order"] == "(1, 0, 0)" and _metrics(result) == {"mae", "rmse"}
+    assert result["mae"] < 0.8 * mean_mae  # one-step error 0.6 of the mean's, in theory
+
+
+def _text_splits(text):
+    tokenizer = Tokenizer.build([text], "char")
+    third = len(text) // 3
+    parts = [text[:third], text[third : 2 * third], text[2 * third :]]
+    windows = [TokenWindows(tokenizer.encode(part), 16) for part in parts]
+    return Splits("text", *windows, tokenizer=tokenizer)
+
+
+def test_char_ngram_learns_a_repetitive_text(baselines):
+    splits = _text_splits("the cat sat on the mat. " * 60)
+    result = baselines.char_ngram(splits, orders=[2, 3, 4])
+    assert result["bits_per_char"] < 0.5 < math.log2(len(splits.tokenizer))
+    assert result["order"] in (2, 3, 4) and _metrics(result) == {"bits_per_char"}
+
+
+def test_kneser_ney_distributions_sum_to_one(baselines):
+    rng = np.random.default_rng(0)
+    stream = np.r_[np.tile([2, 3, 4, 5], 30), rng.integers(2, 9, 200)]
+    models = baselines.KneserNey.fit_orders(stream, [1, 3, 5], vocabulary_size=10)
+    for model in models:
+        for history in ([], [2], [2, 3, 4, 5], [9, 9, 9, 9], [0, 1, 5, 4]):
+            distribution = model.distribution(history)
+            assert distribution.shape == (10,) and (distribution > 0).all()
+            assert distribution.sum() == pytest.approx(1.0, abs=1e-12)
+    assert models[2].distribution([2, 3, 4, 5, 2, 3, 4]).argmax() == 5
+    direct = models[2].log2_probabilities(np.array([2, 3, 4, 5, 2]))
+    assert direct[-1] == pytest.approx(np.log2(models[2].distribution([2, 3, 4, 5])[2]))
+
+
+def test_kneser_ney_rejects_an_order_beyond_64_bit_codes(baselines):
+    with pytest.raises(ValueError, match=r"within 62 bits.*order <= 9 for 114 ids.*got 10"):
+        baselines.KneserNey.fit_orders(np.arange(100) % 114, [10], vocabulary_size=114)
