@@ -9,12 +9,13 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from convrec.data.audio import MFCC
 from convrec.data.splits import Pairs
 from convrec.nn.checks import fail
 from convrec.tasks.classification import Classification
+from convrec.tasks.dataset import materialised
 
 FEATURE_BATCH = 256
 
@@ -47,9 +48,9 @@ class SpokenClassification(Classification):
         return torch.cat([self.mfcc(chunk) for chunk in waveforms.split(FEATURE_BATCH)])
 
     def inputs_of(self, dataset: Dataset) -> Pairs:
-        waveforms, labels = next(iter(DataLoader(dataset, batch_size=len(dataset))))
-        self.clip_shape = tuple(waveforms.shape[1:])
-        return Pairs(self.features(waveforms), labels)
+        clips = materialised(dataset)
+        self.clip_shape = tuple(clips.inputs.shape[1:])
+        return Pairs(self.features(clips.inputs), clips.targets)
 
     def model_inputs(self, arrays: Sequence[np.ndarray]) -> Tensor:
         """Raw waveforms ``(S,)`` at 16 kHz, of the training clips' length, to a batch."""

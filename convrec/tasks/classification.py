@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
@@ -22,7 +21,7 @@ from convrec.data.splits import Pairs, Splits
 from convrec.nn import Padded
 from convrec.nn.checks import positive_int
 from convrec.tasks.base import TaskData
-from convrec.tasks.dataset import DatasetTask
+from convrec.tasks.dataset import DatasetTask, evaluating
 
 
 def few_labels(pairs: Pairs, per_class: int, seed: int) -> Pairs:
@@ -98,15 +97,11 @@ class Classification(DatasetTask):
             plot_confusion_matrix(matrix.numpy(), self.classes, directory / "confusion_matrix.png")
         ]
 
-    @torch.no_grad()
     def predict(self, model: nn.Module, sequences: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Class probabilities ``(classes,)`` for each raw input."""
-        batch = self.model_inputs(sequences).to(next(model.parameters()).device)
-        was_training = model.training
-        model.eval()
-        probabilities = model(batch).softmax(dim=1).cpu().numpy()
-        model.train(was_training)
-        return list(probabilities)
+        batch = self.model_inputs(sequences)
+        with evaluating(model) as device:
+            return list(model(batch.to(device)).softmax(dim=1).cpu().numpy())
 
     def state(self) -> dict[str, Any]:
         return super().state() | {"classes": list(self.classes)}

@@ -7,7 +7,8 @@ colour channel; sequences: per feature over every valid step); token ids are lef
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -187,19 +188,34 @@ def _shape_text(shape: tuple[int | None, ...]) -> str:
     return "(" + ", ".join("T" if size is None else str(size) for size in shape) + ")"
 
 
-@torch.no_grad()
+def materialised(dataset: Dataset) -> Pairs:
+    """A whole split of equal-shaped items as one :class:`Pairs` of stacked tensors."""
+    inputs, targets = next(iter(DataLoader(dataset, batch_size=len(dataset))))
+    return Pairs(inputs, targets)
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[torch.device]:
+    """Evaluation mode without gradients for the block, then the model's mode as it was;
+    yields the model's device."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield next(model.parameters()).device
+    finally:
+        model.train(was_training)
+
+
 def batched_outputs(
     model: nn.Module, dataset: Dataset, collate: Callable, batch_size: int = EVALUATION_BATCH
 ) -> tuple[Tensor, Tensor]:
     """Run ``model`` (in evaluation mode) over ``dataset`` in order; concatenated outputs and
     targets on the CPU. Sequence outputs keep their padding (``Padded.data``)."""
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     outputs, targets = [], []
-    for inputs, target in DataLoader(dataset, batch_size=batch_size, collate_fn=collate):
-        output = model(inputs.to(device))
-        outputs.append((output.data if isinstance(output, Padded) else output).float().cpu())
-        targets.append(target.data if isinstance(target, Padded) else target)
-    model.train(was_training)
+    with evaluating(model) as device:
+        for inputs, target in DataLoader(dataset, batch_size=batch_size, collate_fn=collate):
+            output = model(inputs.to(device))
+            outputs.append((output.data if isinstance(output, Padded) else output).float().cpu())
+            targets.append(target.data if isinstance(target, Padded) else target)
     return torch.cat(outputs), torch.cat(targets)

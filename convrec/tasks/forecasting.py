@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from convrec.data.splits import Pairs, Splits
 from convrec.nn import Padded
 from convrec.tasks.base import TaskData
-from convrec.tasks.dataset import DatasetTask
+from convrec.tasks.dataset import DatasetTask, evaluating, materialised
 
 
 class Forecasting(DatasetTask):
@@ -46,8 +45,7 @@ class Forecasting(DatasetTask):
         return tuple(f"step_{step + 1}" for step in range(self.output_size))
 
     def inputs_of(self, dataset: Dataset) -> Pairs:
-        past, future = next(iter(DataLoader(dataset, batch_size=len(dataset))))
-        return Pairs(past, future)
+        return materialised(dataset)
 
     def learn_targets(self, splits: Splits) -> None:
         info = splits.info
@@ -87,7 +85,6 @@ class Forecasting(DatasetTask):
             )
         ]
 
-    @torch.no_grad()
     def predict(self, model: nn.Module, sequences: Sequence[np.ndarray]) -> list[np.ndarray]:
         """The next ``horizon`` values for each window ``(lookback, columns)`` in units."""
         windows = [
@@ -95,10 +92,8 @@ class Forecasting(DatasetTask):
             for window in sequences
         ]
         batch = self.model_inputs([window.astype(np.float32) for window in windows])
-        was_training = model.training
-        model.eval()
-        output = model(batch.to(next(model.parameters()).device)).float().cpu()
-        model.train(was_training)
+        with evaluating(model) as device:
+            output = model(batch.to(device)).float().cpu()
         return list(self.in_units(output))
 
     def state(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from convrec.data.splits import Pairs, Splits
 from convrec.data.tokenizers import Tokenizer
@@ -20,7 +20,7 @@ from convrec.files import write_text
 from convrec.nn import Padded
 from convrec.nn.checks import fail
 from convrec.tasks.base import TaskData
-from convrec.tasks.dataset import DatasetTask
+from convrec.tasks.dataset import DatasetTask, evaluating, materialised
 
 SAMPLE_TEMPERATURES = (0.5, 0.8, 1.0)
 
@@ -39,8 +39,7 @@ class LanguageModelling(DatasetTask):
         return len(self._known(self.tokenizer))
 
     def inputs_of(self, dataset: Dataset) -> Pairs:
-        inputs, targets = next(iter(DataLoader(dataset, batch_size=len(dataset))))
-        return Pairs(inputs, targets)
+        return materialised(dataset)
 
     def learn_targets(self, splits: Splits) -> None:
         self.tokenizer = splits.tokenizer
@@ -85,17 +84,14 @@ class LanguageModelling(DatasetTask):
         write_text(directory / "samples.txt", "\n\n".join(samples) + "\n")
         return []
 
-    @torch.no_grad()
     def predict(self, model: nn.Module, sequences: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Next-token probabilities ``(T, vocabulary)`` after each prefix of each id sequence."""
         results = []
-        was_training = model.training
-        model.eval()
-        for sequence in sequences:
-            output = model(self.model_inputs([sequence]).to(next(model.parameters()).device))
-            logits = output.data if isinstance(output, Padded) else output
-            results.append(logits[0].softmax(dim=-1).cpu().numpy())
-        model.train(was_training)
+        with evaluating(model) as device:
+            for sequence in sequences:
+                output = model(self.model_inputs([sequence]).to(device))
+                logits = output.data if isinstance(output, Padded) else output
+                results.append(logits[0].softmax(dim=-1).cpu().numpy())
         return results
 
     def state(self) -> dict[str, Any]:

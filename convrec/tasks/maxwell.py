@@ -24,6 +24,7 @@ from convrec.nn import Padded
 from convrec.nn.checks import fail, positive_int
 from convrec.nn.losses import sequence_mse
 from convrec.tasks.base import Task, TaskData, register_task
+from convrec.tasks.dataset import evaluating
 
 RATE_SCALE = 1e-4  # per second: the signed log-rate feature is sign * log10(1 + |rate| / scale)
 
@@ -203,15 +204,12 @@ class Maxwell(Task):
     def loss(self, prediction: Tensor | Padded, target: Tensor | Padded) -> Tensor:
         return sequence_mse(prediction, target)
 
-    @torch.no_grad()
     def _stress(self, model: nn.Module, inputs: Sequence[Tensor]) -> list[np.ndarray]:
         """Predicted stress in MPa for each ``(T_i, F)`` feature sequence."""
-        device = next(model.parameters()).device
-        was_training = model.training
-        model.eval()
-        batch = Padded.from_sequences(list(inputs)).to(device)
-        output = model(batch).data[..., 0].float().cpu().numpy() * self.material.reference_stress
-        model.train(was_training)
+        batch = Padded.from_sequences(list(inputs))
+        with evaluating(model) as device:
+            output = model(batch.to(device)).data[..., 0].float().cpu().numpy()
+        output = output * self.material.reference_stress
         return [row[:length] for row, length in zip(output, batch.lengths.tolist(), strict=True)]
 
     def evaluate(self, model: nn.Module, dataset: Dataset) -> dict[str, float]:
