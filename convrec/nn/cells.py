@@ -70,15 +70,24 @@ def lstm_cell(
         x: ``(B, I)``; state: ``(h, C)``, each ``(B, H)``; returns ``(h_t, C_t)``.
     """
     h, c = state
-    a = _linear(x, weight_ih, bias_ih) + _linear(h, weight_hh, bias_hh)
-    a_i, a_f, a_g, a_o = a.chunk(4, dim=-1)
-    i = torch.sigmoid(a_i)
-    f = torch.sigmoid(a_f)
-    candidate = torch.tanh(a_g)
-    o = torch.sigmoid(a_o)
+    i, f, candidate, o = lstm_gates(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
     c = f * c + i * candidate
     h = o * torch.tanh(c)
     return h, c
+
+
+def lstm_gates(
+    x: Tensor,
+    h: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None,
+    bias_hh: Tensor | None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The LSTM's gates at one step (:func:`lstm_cell`): ``(i_t, f_t, C~_t, o_t)``, each ``(B, H)``."""
+    a = _linear(x, weight_ih, bias_ih) + _linear(h, weight_hh, bias_hh)
+    a_i, a_f, a_g, a_o = a.chunk(4, dim=-1)
+    return torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
 
 
 def gru_cell(
@@ -108,6 +117,20 @@ def gru_cell(
     Shape:
         x: ``(B, I)``; h: ``(B, H)``; returns ``h_t (B, H)``.
     """
+    _, z, candidate = gru_gates(x, h, weight_ih, weight_hh, bias_ih, bias_hh, reset_after)
+    return (1 - z) * h + z * candidate
+
+
+def gru_gates(
+    x: Tensor,
+    h: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None,
+    bias_hh: Tensor | None,
+    reset_after: bool = False,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The GRU's gates at one step (:func:`gru_cell`): ``(r_t, z_t, h~_t)``, each ``(B, H)``."""
     x_r, x_z, x_n = _linear(x, weight_ih, bias_ih).chunk(3, dim=-1)
     w_hr, w_hz, w_hn = weight_hh.chunk(3, dim=0)
     b_hr, b_hz, b_hn = (None, None, None) if bias_hh is None else bias_hh.chunk(3)
@@ -117,7 +140,7 @@ def gru_cell(
         candidate = torch.tanh(x_n + r * _linear(h, w_hn, b_hn))
     else:
         candidate = torch.tanh(x_n + _linear(r * h, w_hn, b_hn))
-    return (1 - z) * h + z * candidate
+    return r, z, candidate
 
 
 def flip_update_gate(parameter: Tensor) -> Tensor:
@@ -135,9 +158,11 @@ def _linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
 
 
 class _Cell(nn.Module):
-    """Holds one cell's weights; ``gates`` is the number of stacked blocks ``G``."""
+    """Holds one cell's weights; ``gates`` is the number of stacked blocks ``G``, and
+    ``gate_names`` names the blocks of ``weight_hh`` in order."""
 
     gates: int
+    gate_names: tuple[str, ...]
 
     def __init__(
         self, input_size: int, hidden_size: int, bias: bool = True, init: str = "torch"
@@ -199,6 +224,7 @@ class RNNCell(_Cell):
     """
 
     gates = 1
+    gate_names = ("hidden",)
 
     def __init__(
         self,
@@ -215,6 +241,12 @@ class RNNCell(_Cell):
         h = self.initial_state(x) if h is None else h
         self._check(x, h, "h")
         return rnn_cell(x, h, *self.weights(), self.nonlinearity)
+
+    def gate_values(self, x: Tensor, state: tuple[Tensor, ...]) -> dict[str, Tensor]:
+        """The saturating activations of one step, ``(B, H)`` each: ``h_t`` if ``phi = tanh``."""
+        if self.nonlinearity != "tanh":
+            return {}
+        return {"hidden (tanh)": rnn_cell(x, state[0], *self.weights(), self.nonlinearity)}
 
 
 class LSTMCell(_Cell):
@@ -236,6 +268,7 @@ class LSTMCell(_Cell):
     """
 
     gates = 4
+    gate_names = ("input", "forget", "candidate", "output")
 
     def reset_parameters(self) -> None:
         hidden = self.hidden_size
@@ -247,6 +280,16 @@ class LSTMCell(_Cell):
         self._check(x, state[0], "state[0] (h)")
         self._check(x, state[1], "state[1] (C)")
         return lstm_cell(x, state, *self.weights())
+
+    def gate_values(self, x: Tensor, state: tuple[Tensor, ...]) -> dict[str, Tensor]:
+        """The gates of one step, ``(B, H)`` each, given ``x_t`` and ``(h_{t-1}, C_{t-1})``."""
+        i, f, candidate, o = lstm_gates(x, state[0], *self.weights())
+        return {
+            "input (sigmoid)": i,
+            "forget (sigmoid)": f,
+            "candidate (tanh)": candidate,
+            "output (sigmoid)": o,
+        }
 
 
 class GRUCell(_Cell):
@@ -270,6 +313,7 @@ class GRUCell(_Cell):
     """
 
     gates = 3
+    gate_names = ("reset", "update", "candidate")
 
     def __init__(
         self,
@@ -290,6 +334,11 @@ class GRUCell(_Cell):
         h = self.initial_state(x) if h is None else h
         self._check(x, h, "h")
         return gru_cell(x, h, *self.weights(), self.reset_after)
+
+    def gate_values(self, x: Tensor, state: tuple[Tensor, ...]) -> dict[str, Tensor]:
+        """The gates of one step, ``(B, H)`` each, given ``x_t`` and ``h_{t-1}``."""
+        r, z, candidate = gru_gates(x, state[0], *self.weights(), self.reset_after)
+        return {"reset (sigmoid)": r, "update (sigmoid)": z, "candidate (tanh)": candidate}
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, reset_after={self.reset_after}"

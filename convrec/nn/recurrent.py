@@ -23,6 +23,7 @@ Two backends compute the same numbers:
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -37,17 +38,32 @@ from convrec.nn.cells import (
     lstm_cell,
     rnn_cell,
 )
-from convrec.nn.checks import channels, describe, fail, one_of, positive_int, probability
+from convrec.nn.checks import (
+    channels,
+    describe,
+    fail,
+    one_of,
+    parameter_dtype,
+    positive_int,
+    probability,
+)
 from convrec.nn.init import RECURRENT_SCHEMES
 from convrec.nn.padded import Padded, last_valid, reverse_sequences, unwrap, wrap
 
 BACKENDS = ("auto", "native", "reference")
 State = Tensor | tuple[Tensor, Tensor]
+# (x_t, recurrent state entering the step, state after the step)
+StepRecord = Callable[[Tensor, tuple[Tensor, ...], tuple[Tensor, ...]], None]
 
 
 class _Recurrent(nn.Module):
     """Shared machinery. Subclasses set ``cell_class`` and define ``_step(cell)``, the cell
-    equation as a function ``(x_t, state) -> state``, and ``_native_kernel(cell)``, the fused op."""
+    equation as a function ``(x_t, state) -> state``, and ``_native_kernel(cell)``, the fused op.
+
+    ``recorder``, when set to a function ``(cell_index, x_t, previous_state, state)``, forces the
+    reference backend and sees every step of every cell (``cell_index = layer * D + direction``);
+    the diagnostics of :mod:`convrec.diagnose.gradient_flow` use it.
+    """
 
     cell_class: type[nn.Module]
     has_cell_state = False
@@ -99,6 +115,7 @@ class _Recurrent(nn.Module):
             for _ in range(self.num_directions)
         )
         self.backend = one_of(owner, "backend", backend, BACKENDS)
+        self.recorder: Callable[..., None] | None = None
         reason = self._why_not_native(training=True)
         if backend == "native" and reason:
             raise fail(owner, "backend", "'auto' or 'reference'", "'native'", hint=f"{reason}.")
@@ -127,9 +144,11 @@ class _Recurrent(nn.Module):
         owner = type(self).__name__
         data, lengths, _ = unwrap(owner, x, 3, "(B, T, C)", (1,))
         channels(owner, data, -1, self.input_size, "(B, T, C)")
+        parameter_dtype(owner, data, self.cells[0].weight_ih)
         initial = self._initial_state(state, data)
-        native = self.backend == "native" or (
-            self.backend == "auto" and not self._why_not_native(self.training)
+        native = self.recorder is None and (
+            self.backend == "native"
+            or (self.backend == "auto" and not self._why_not_native(self.training))
         )
         layer_input, final_states = data, []
         for layer in range(self.num_layers):
@@ -190,7 +209,8 @@ class _Recurrent(nn.Module):
             keep = None
             if self.training and self.recurrent_dropout > 0:
                 keep = F.dropout(x.new_ones(x.shape[0], self.hidden_size), self.recurrent_dropout)
-            output, final = scan_reference(self._step(cell), x, lengths, start, keep)
+            record = None if self.recorder is None else partial(self.recorder, index)
+            output, final = scan_reference(self._step(cell), x, lengths, start, keep, record)
         if reverse:
             output = reverse_sequences(output, lengths)
         return output, final
@@ -312,6 +332,7 @@ def scan_reference(
     lengths: Tensor | None,
     start: tuple[Tensor, ...],
     keep: Tensor | None = None,
+    record: StepRecord | None = None,
 ) -> tuple[Tensor, tuple[Tensor, ...]]:
     """Unroll a cell over time (backpropagation through time differentiates this loop).
 
@@ -322,6 +343,7 @@ def scan_reference(
         start: the initial state, each part ``(B, H)``.
         keep: ``(B, H)`` recurrent-dropout mask (scaled), applied to ``h_{t-1}`` where it enters
             the gates, the same at every step (Gal and Ghahramani 2016); None for no dropout.
+        record: called after each step with ``(x_t, recurrent state entering it, new state)``.
 
     Returns:
         The hidden states ``(B, T, H)`` and the final state at each length.
@@ -335,6 +357,8 @@ def scan_reference(
             updated = tuple(
                 torch.where(running, new, old) for new, old in zip(updated, state, strict=True)
             )
+        if record is not None:
+            record(x[:, t], recurrent, updated)
         state = updated
         outputs.append(state[0])
     return torch.stack(outputs, dim=1), state
