@@ -8,10 +8,12 @@
 - ``convrec.data.readers``: IDX, UCR/UEA ``.ts``, FASTA, CSV/NPZ sequence tables, WAV.
 - ``convrec.data.audio``: the audio front end on ``torch.stft`` (spectrogram to MFCC, deltas,
   SpecAugment).
-- Batching: ``collate_padded`` (``Padded`` inputs with lengths) and ``BucketBatchSampler``.
+- Batching: ``collate_padded`` (``Padded`` inputs with lengths) and ``BucketBatchSampler``;
+  ``check_finite_batch`` refuses a batch holding NaN or Inf (``NonFiniteInputError``).
 """
 
 from convrec.data.datasets import DATASETS, available_datasets, dataset_entry, load_dataset
+from convrec.data.finite import NonFiniteInputError, check_finite_batch
 from convrec.data.keywords import KeywordSpotting, WelcomeDetection
 from convrec.data.sampler import BucketBatchSampler
 from convrec.data.sequences import SequenceDataset, collate_padded
@@ -27,12 +29,14 @@ __all__ = [
     "ChecksumMismatch",
     "DataMissingError",
     "KeywordSpotting",
+    "NonFiniteInputError",
     "Pairs",
     "SequenceDataset",
     "Splits",
     "Tokenizer",
     "WelcomeDetection",
     "available_datasets",
+    "check_finite_batch",
     "collate_padded",
     "data_dir",
     "dataset_entry",

@@ -15,7 +15,7 @@ from typing import Any
 
 from convrec.data import dna, forecasting, images, keywords, signals, text
 from convrec.data.splits import Splits
-from convrec.nn.checks import unknown_name
+from convrec.nn.checks import keyword_names, known_options, takes_any_keyword, unknown_name
 
 SYNTHESISED = "espeak-ng"
 """The source of the speech datasets: synthesised on first use, cached under
@@ -30,6 +30,12 @@ class DatasetEntry:
     source: str
     description: str
     loader: Callable[..., Splits]
+
+    def options(self) -> tuple[str, ...] | None:
+        """The loader's own keyword options, besides ``root`` and ``seed``; None if it takes any."""
+        if takes_any_keyword(self.loader):
+            return None
+        return keyword_names(self.loader, exclude=("root", "seed"))
 
 
 _ENTRIES = [
@@ -109,4 +115,6 @@ def load_dataset(
         seed: seed of the validation (and, where no official one exists, test) split.
         options: the loader's own options (``max_length``, ``lookback``, ``one_hot``...).
     """
-    return dataset_entry(name).loader(root=root, seed=seed, **options)
+    entry = dataset_entry(name)
+    known_options(name, "options", options, entry.options())
+    return entry.loader(root=root, seed=seed, **options)

@@ -25,7 +25,7 @@ from typing import Any
 
 from torch import nn
 
-from convrec.nn.checks import fail, unknown_name
+from convrec.nn.checks import fail, known_options, unknown_name
 
 INPUT_KINDS = ("image", "sequence", "tokens")
 _BUILD_ARGUMENTS = ("input_shape", "output_size", "self")
@@ -113,13 +113,5 @@ def create(
             f"a model that takes {input_kind} input ({suitable})",
             f"{name!r}, which takes {' or '.join(model.inputs)}",
         )
-    valid = model.options()
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise fail(
-            name,
-            "model_options",
-            f"options among {', '.join(valid) or '(none)'}",
-            ", ".join(map(repr, unknown)),
-        )
+    known_options(name, "model_options", options, list(model.options()))
     return model.build(input_shape=tuple(input_shape), output_size=output_size, **options)

@@ -9,8 +9,9 @@ which argument, what was expected, what came, and (where it helps) how to fix it
 from __future__ import annotations
 
 import difflib
+import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from torch import Tensor
@@ -31,10 +32,20 @@ def fail(
     return error(message)
 
 
+def holds_tensors(value: object) -> bool:
+    """Whether ``value`` is a list or tuple holding tensors (such as sequences not yet batched)."""
+    return isinstance(value, list | tuple) and any(isinstance(item, Tensor) for item in value)
+
+
 def describe(value: object) -> str:
-    """Short description of a value for error messages (tensors by shape and dtype)."""
+    """Short description of a value for error messages (tensors by shape and dtype, lists and
+    tuples of tensors by their first items)."""
     if isinstance(value, Tensor):
         return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
+    if holds_tensors(value):
+        shown = "; ".join(describe(item) for item in value[:2])
+        more = "; ..." if len(value) > 2 else ""
+        return f"a {type(value).__name__} of {len(value)} items ({shown}{more})"
     return repr(value)
 
 
@@ -93,15 +104,24 @@ def int_tuple(owner: str, argument: str, value: object, size: int, minimum: int)
 def floating_tensor(owner: str, argument: str, value: object, ndim: int, layout: str) -> Tensor:
     """A floating-point tensor of rank ``ndim``; ``layout`` names its axes, e.g. ``(B, T, C)``."""
     if not isinstance(value, Tensor):
+        ragged = "Batch sequences of different lengths with convrec.nn.Padded.from_sequences."
         raise fail(
             owner,
             argument,
             f"a tensor {layout} or a convrec.nn.Padded",
             describe(value),
+            hint=ragged if holds_tensors(value) else "",
             error=TypeError,
         )
     if value.dim() != ndim:
         raise fail(owner, argument, f"a {ndim}-D tensor {layout}", describe(value))
+    if value.numel() == 0:
+        raise fail(
+            owner,
+            argument,
+            f"a non-empty tensor {layout}, no axis of size 0 (no empty batch, no empty sequence)",
+            describe(value),
+        )
     if not torch.is_floating_point(value):
         raise fail(
             owner,
@@ -115,13 +135,82 @@ def floating_tensor(owner: str, argument: str, value: object, ndim: int, layout:
 
 
 def channels(owner: str, data: Tensor, axis: int, expected: int, layout: str) -> None:
-    """Refuse an input whose channel axis does not hold ``expected`` channels."""
+    """Refuse an input whose channel axis (1 or -1) does not hold ``expected`` channels; where the
+    other end holds them, say that the input looks channels-last (or channels-first)."""
     if data.shape[axis] != expected:
+        other = -1 if axis == 1 else 1
+        swapped = data.shape[other] == expected
+        looks = "channels-last" if other == -1 else "channels-first"
+        hint = (
+            f"Axis {other} holds {expected}: is the input {looks}? "
+            f"Move the channels with x.movedim({other}, {axis})."
+        )
         raise fail(
             owner,
             "input",
             f"{expected} channels on the channel axis of {layout}",
             f"{data.shape[axis]} (shape {tuple(data.shape)})",
+            hint=hint if swapped else "",
+        )
+
+
+def parameter_dtype(owner: str, data: Tensor, parameter: Tensor) -> None:
+    """Refuse an input whose dtype differs from the layer's parameters (autocast casts them
+    itself, so its regions pass)."""
+    if data.dtype != parameter.dtype and not torch.is_autocast_enabled(data.device.type):
+        raise fail(
+            owner,
+            "input",
+            f"dtype {parameter.dtype}, the dtype of the layer's parameters",
+            describe(data),
+            hint=f"Cast the input with .to({parameter.dtype}) or the layer with .to({data.dtype}).",
+            error=TypeError,
+        )
+
+
+def first_non_finite(data: Tensor) -> tuple[int, ...] | None:
+    """The index of the first NaN or Inf in ``data``, or None if every value is finite.
+
+    NaN and Inf reach the sum, so a finite sum clears the tensor without the elementwise test.
+    """
+    if bool(torch.isfinite(data.detach().sum())):
+        return None
+    bad = (~torch.isfinite(data.detach())).nonzero()
+    return tuple(bad[0].tolist()) if len(bad) else None
+
+
+def keyword_names(function: Callable, exclude: Iterable[str] = ()) -> tuple[str, ...]:
+    """The named keyword options of ``function`` (not ``self``, ``*args``, ``**kwargs``), less
+    ``exclude``."""
+    skipped = {"self", *exclude}
+    return tuple(
+        parameter.name
+        for parameter in inspect.signature(function).parameters.values()
+        if parameter.name not in skipped
+        and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+    )
+
+
+def takes_any_keyword(function: Callable) -> bool:
+    """Whether ``function`` takes ``**kwargs``, so that no option name can be refused."""
+    parameters = inspect.signature(function).parameters.values()
+    return any(parameter.kind is parameter.VAR_KEYWORD for parameter in parameters)
+
+
+def known_options(
+    owner: str, argument: str, options: Iterable[str], valid: Sequence[str] | None
+) -> None:
+    """Refuse option names not in ``valid`` (None: anything goes), naming the valid ones and close
+    matches."""
+    unknown = sorted(set(options) - set(valid)) if valid is not None else []
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(valid), n=1)
+        raise fail(
+            owner,
+            argument,
+            f"options among {', '.join(valid) or '(none)'}",
+            ", ".join(map(repr, unknown)),
+            hint=f"Did you mean {close[0]!r}?" if close else "",
         )
 
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from convrec.nn.checks import channels, fail, int_tuple, one_of, positive_int
+from convrec.nn.checks import channels, fail, int_tuple, one_of, parameter_dtype, positive_int
 from convrec.nn.init import CONV_SCHEMES, init_conv_
 from convrec.nn.padded import Padded, require_output_lengths, unwrap, wrap, zero_padding
 from convrec.nn.sizes import PADDING_MODES, conv_output_size, padding_pair
@@ -147,6 +147,7 @@ class _ConvNd(nn.Module):
         data, lengths, time_dim = unwrap(owner, x, self.dims + 2, self.layout, time_dims)
         channel_axis = -1 if self.channels_last else 1
         channels(owner, data, channel_axis, self.in_channels, self.layout)
+        parameter_dtype(owner, data, self.weight)
         spatial = data.shape[1:-1] if self.channels_last else data.shape[2:]
         self._check_spatial_size(tuple(spatial))
         data = zero_padding(data, lengths, time_dim)

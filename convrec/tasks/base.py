@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 from convrec.data.sequences import collate_padded
 from convrec.nn import Padded
-from convrec.nn.checks import unknown_name
+from convrec.nn.checks import keyword_names, known_options, takes_any_keyword, unknown_name
 
 
 @dataclass
@@ -45,6 +45,7 @@ class Task(ABC):
     input_columns: ClassVar[tuple[str, ...]] = ()
     output_columns: ClassVar[tuple[str, ...]] = ()
     outputs_per_step: ClassVar[bool] = False  # a prediction per input step, not per input
+    seconds_per_step: ClassVar[float | None] = None  # time between input steps, if known
 
     @property
     @abstractmethod
@@ -101,6 +102,11 @@ class Task(ABC):
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state`."""
 
+    @classmethod
+    def options(cls) -> tuple[str, ...] | None:
+        """The task's own keyword options (``create_task`` refuses others); None if unknown."""
+        return None if takes_any_keyword(cls.__init__) else keyword_names(cls.__init__)
+
 
 _TASKS: dict[str, type[Task]] = {}
 
@@ -119,4 +125,5 @@ def create_task(name: str, **options: Any) -> Task:
     """The task ``name`` with its options; an unknown name lists the valid ones."""
     if name not in _TASKS:
         raise unknown_name("task", name, list(_TASKS))
+    known_options(name, "task_options", options, _TASKS[name].options())
     return _TASKS[name](**options)

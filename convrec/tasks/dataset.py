@@ -16,11 +16,11 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from convrec.data.datasets import load_dataset
+from convrec.data.datasets import dataset_entry, load_dataset
 from convrec.data.sequences import collate_padded
 from convrec.data.splits import Pairs, Splits
 from convrec.nn import Padded
-from convrec.nn.checks import fail
+from convrec.nn.checks import fail, keyword_names
 from convrec.tasks.base import Task, TaskData
 
 EVALUATION_BATCH = 256
@@ -72,6 +72,13 @@ class DatasetTask(Task):
     dataset: ClassVar[str]
     dataset_defaults: ClassVar[dict[str, Any]] = {}
     standardise: ClassVar[bool] = True
+
+    @classmethod
+    def options(cls) -> tuple[str, ...] | None:
+        """``root``, the task's own options and its dataset loader's (None if the loader takes
+        any)."""
+        loader = dataset_entry(cls.dataset).options()
+        return None if loader is None else (*keyword_names(cls.__init__), *loader)
 
     def __init__(self, root: str | None = None, **dataset_options: Any) -> None:
         self.root = root

@@ -220,16 +220,29 @@ class Maxwell(Task):
         inputs = []
         for index, sequence in enumerate(sequences):
             sequence = np.asarray(sequence, dtype=np.float64)
-            if sequence.ndim != 2 or sequence.shape[1] != 3 or not np.isfinite(sequence).all():
+            if sequence.ndim != 2 or sequence.shape[1] != 3:
                 raise fail(
                     "maxwell.predict",
                     f"sequence {index}",
                     "finite values of shape (T, 3): stretch, stretch_rate, dt",
                     f"shape {sequence.shape}",
                 )
-            if (sequence[:, 2] <= 0).any():
+            if not np.isfinite(sequence).all():
+                step, column = np.argwhere(~np.isfinite(sequence))[0]
                 raise fail(
-                    "maxwell.predict", f"sequence {index}", "dt > 0 at every step", "dt <= 0"
+                    "maxwell.predict",
+                    f"sequence {index}",
+                    "finite values of shape (T, 3): stretch, stretch_rate, dt",
+                    f"{sequence[step, column]} at step {step}, column "
+                    f"{self.input_columns[column]!r}",
+                )
+            if (sequence[:, 2] <= 0).any():
+                step = int(np.argmax(sequence[:, 2] <= 0))
+                raise fail(
+                    "maxwell.predict",
+                    f"sequence {index}",
+                    "dt > 0 at every step",
+                    f"dt = {sequence[step, 2]} at step {step}",
                 )
             inputs.append(self._model_inputs(sequence[None])[0])
         return self._stress(model, inputs)

@@ -7,13 +7,17 @@ from convrec.nn.checks import (
     channels,
     describe,
     fail,
+    first_non_finite,
     floating_tensor,
     int_tuple,
+    keyword_names,
+    known_options,
     non_negative_int,
     one_of,
     positive_float,
     positive_int,
     probability,
+    takes_any_keyword,
 )
 
 
@@ -29,6 +33,10 @@ def test_fail_builds_the_four_part_message():
 def test_describe_names_tensors_by_shape_and_dtype():
     assert describe(torch.zeros(2, 3)) == "a tensor of shape (2, 3) and dtype torch.float32"
     assert describe([1]) == "[1]"
+    assert describe((torch.zeros(1), torch.zeros(2), torch.zeros(3))) == (
+        "a tuple of 3 items (a tensor of shape (1,) and dtype torch.float32; "
+        "a tensor of shape (2,) and dtype torch.float32; ...)"
+    )
 
 
 @pytest.mark.parametrize("value", [0, -1, 1.5, True, "3", None])
@@ -69,3 +77,54 @@ def test_tensor_and_channel_checks():
         floating_tensor("L", "input", [1.0], 3, "(B, T, C)")
     with pytest.raises(ValueError, match=r"expected 4 channels on the channel axis of \(B, T, C\)"):
         channels("L", torch.zeros(1, 2, 3), -1, 4, "(B, T, C)")
+
+
+def test_tensor_checks_refuse_ragged_lists_and_empty_tensors():
+    with pytest.raises(TypeError, match=r"got a list of 2 items .*nn\.Padded\.from_sequences"):
+        floating_tensor("L", "input", [torch.zeros(3, 2), torch.zeros(1, 2)], 3, "(B, T, C)")
+    with pytest.raises(ValueError, match=r"non-empty tensor \(B, T, C\).* shape \(2, 0, 3\)"):
+        floating_tensor("L", "input", torch.zeros(2, 0, 3), 3, "(B, T, C)")
+
+
+@pytest.mark.parametrize(
+    ("shape", "axis", "hint"),
+    [
+        ((1, 5, 5, 3), 1, r"Axis -1 holds 3: is the input channels-last\? .*x\.movedim\(-1, 1\)"),
+        ((1, 3, 5), -1, r"Axis 1 holds 3: is the input channels-first\? .*x\.movedim\(1, -1\)"),
+    ],
+)
+def test_channel_check_spots_a_swapped_layout(shape, axis, hint):
+    with pytest.raises(ValueError, match=hint):
+        channels("L", torch.zeros(shape), axis, 3, "(layout)")
+
+
+def test_channel_check_gives_no_layout_hint_when_no_axis_fits():
+    with pytest.raises(ValueError, match=r"got 4 \(shape \(1, 4, 5\)\)\.$"):
+        channels("L", torch.zeros(1, 4, 5), 1, 3, "(B, C, T)")
+
+
+def test_first_non_finite_finds_the_first_nan_or_inf():
+    data = torch.zeros(2, 3, 4)
+    assert first_non_finite(data) is None
+    data[1, 2, 0], data[1, 0, 3] = float("inf"), float("nan")
+    assert first_non_finite(data) == (1, 0, 3)
+    assert first_non_finite(torch.tensor([1e38, 1e38, 1e38])) is None  # the sum overflows
+
+
+def test_option_names_come_from_the_signature():
+    def build(self, input_shape, size=1, *, mode="a", **extra):
+        return None
+
+    assert keyword_names(build, exclude=("input_shape",)) == ("size", "mode")
+    assert takes_any_keyword(build) and not takes_any_keyword(lambda size: size)
+
+
+def test_known_options_names_the_unknown_and_a_close_match():
+    known_options("gru", "model_options", {"hidden_size": 3}, ["hidden_size"])
+    known_options("keywords", "task_options", {"anything": 1}, None)
+    with pytest.raises(
+        ValueError,
+        match=r"gru: invalid value for argument `model_options`: expected options among "
+        r"hidden_size, num_layers, got 'hiden_size'\. Did you mean 'hidden_size'\?",
+    ):
+        known_options("gru", "model_options", {"hiden_size": 3}, ["hidden_size", "num_layers"])

@@ -1,4 +1,5 @@
-"""Properties every layer shares: padding invariance and gradcheck.
+"""Properties every layer shares: padding invariance and gradcheck; and the recurrent layers'
+invariants (PBT-3): causality, batch independence and chunked inference.
 
 Padding invariance: a sequence's output is the same whatever padding the batch adds around it
 (other sequences, extra padded steps, garbage values in the padding).
@@ -6,7 +7,7 @@ Padding invariance: a sequence's output is the same whatever padding the batch a
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 from torch.func import functional_call
@@ -156,3 +157,74 @@ def test_embedding_passes_gradcheck_on_its_weights():
         return functional_call(embed, {"weight": weight}, (tokens,)).data
 
     assert torch.autograd.gradcheck(run, (embed.weight.detach().clone().requires_grad_(),))
+
+
+UNIDIRECTIONAL = {  # the notes' GRU (reset_after=False) has only the reference loop
+    "rnn": lambda backend, **options: RNN(3, 5, backend=backend, **options),
+    "lstm": lambda backend, **options: LSTM(3, 5, backend=backend, **options),
+    "gru_notes": lambda backend, **options: GRU(3, 5, backend="reference", **options),
+    "gru_native": lambda backend, **options: GRU(
+        3, 5, reset_after=True, backend=backend, **options
+    ),
+}
+recurrent_cases = st.fixed_dictionaries(
+    {
+        "kind": st.sampled_from(sorted(UNIDIRECTIONAL)),
+        "backend": st.sampled_from(["native", "reference"]),
+        "batch": st.integers(1, 8),
+        "steps": st.integers(1, 300),
+    }
+)
+
+
+def recurrent_layer(case: dict, **options: object) -> nn.Module:
+    """The case's unidirectional layer, in eval mode, for inputs ``(B, L, 3)``."""
+    return UNIDIRECTIONAL[case["kind"]](case["backend"], **options).eval()
+
+
+def as_tuple(state: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    return state if isinstance(state, tuple) else (state,)
+
+
+@settings(max_examples=15)
+@given(case=recurrent_cases, data=st.data())
+def test_recurrent_outputs_before_a_perturbed_step_are_exactly_unchanged(case, data):
+    layer = recurrent_layer(case)
+    x = torch.randn(case["batch"], case["steps"], 3)
+    step = data.draw(st.integers(0, case["steps"] - 1), label="perturbed step")
+    perturbed = x.clone()
+    perturbed[:, step] += 10.0
+    with torch.no_grad():
+        before, after = layer(x), layer(perturbed)
+    assert before.shape == (case["batch"], case["steps"], 5)
+    assert torch.equal(before[:, :step], after[:, :step])
+    assert not torch.equal(before[:, step], after[:, step])
+
+
+@settings(max_examples=15)
+@given(case=recurrent_cases)
+def test_recurrent_prediction_for_a_sample_does_not_depend_on_the_others(case):
+    layer = recurrent_layer(case)
+    x = torch.randn(case["batch"], case["steps"], 3)
+    with torch.no_grad():
+        batched = layer(x)
+        alone = torch.cat([layer(x[item : item + 1]) for item in range(case["batch"])])
+    torch.testing.assert_close(batched, alone, rtol=0, atol=1e-6)
+
+
+@settings(max_examples=15)
+@given(case=recurrent_cases, data=st.data())
+def test_recurrent_inference_in_chunks_carrying_the_state_equals_one_pass(case, data):
+    layer = recurrent_layer(case, return_state=True)
+    x = torch.randn(case["batch"], case["steps"], 3)
+    cuts = data.draw(st.sets(st.integers(1, case["steps"]), max_size=4), label="chunk ends")
+    with torch.no_grad():
+        whole, final = layer(x)
+        state, outputs, begin = None, [], 0
+        for end in sorted({*cuts, case["steps"]}):
+            output, state = layer(x[:, begin:end], state)
+            outputs.append(output)
+            begin = end
+    torch.testing.assert_close(torch.cat(outputs, dim=1), whole, rtol=0, atol=1e-6)
+    for carried, once in zip(as_tuple(state), as_tuple(final), strict=True):
+        torch.testing.assert_close(carried, once, rtol=0, atol=1e-6)

@@ -32,7 +32,7 @@ from convrec.data.audio.functional import (
     spectrogram,
     stft_window,
 )
-from convrec.nn.checks import describe, fail, non_negative_int, one_of
+from convrec.nn.checks import describe, fail, first_non_finite, non_negative_int, one_of
 from convrec.nn.padded import Padded, require_output_lengths, unwrap, wrap, zero_padding
 
 Layouts = tuple[int, str, str]  # the batched layout's rank, the batched and unbatched layouts
@@ -81,18 +81,14 @@ def _batch(owner: str, x: Tensor | Padded, layouts: Layouts) -> tuple[Tensor, Te
 
 
 def _require_finite(owner: str, data: Tensor) -> None:
-    """Refuse NaN or Inf, naming the first batch item that holds one. NaN and Inf reach an item's
-    sum, so a finite sum clears the item without the elementwise test."""
-    if bool(torch.isfinite(data.detach().flatten(1).sum(dim=1)).all()):
-        return
-    finite = torch.isfinite(data).flatten(1).all(dim=1)  # (B,)
-    if not bool(finite.all()):
-        item = int((~finite).nonzero()[0, 0])
+    """Refuse NaN or Inf, naming the first batch item that holds one."""
+    index = first_non_finite(data)
+    if index is not None:
         raise fail(
             owner,
             "input",
             "finite values within each sequence's length",
-            f"NaN or Inf in batch item {item}",
+            f"NaN or Inf in batch item {index[0]}",
         )
 
 

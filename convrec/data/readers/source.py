@@ -41,7 +41,13 @@ def read_source(source: Source, *, decompress: bool = True) -> tuple[bytes, str]
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
     elif isinstance(source, str | os.PathLike):
-        data = Path(source).read_bytes()
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"invalid value for argument `source`: expected a file or bytes, got {path} "
+                "(not a file)."
+            )
+        data = path.read_bytes()
     else:
         raise TypeError(
             f"invalid value for argument `source`: expected a path (str or Path) or bytes, "

@@ -34,7 +34,10 @@ def test_gzip_bombs_are_refused(monkeypatch):
 
 def test_missing_files_and_wrong_types_are_not_format_errors(tmp_path):
     """A missing file is an OS error, a wrong argument a TypeError: neither is a bad file."""
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"`source`: expected a file or bytes, got .*absent\.ts \(not a file\)",
+    ):
         read_source(tmp_path / "absent.ts")
     with pytest.raises(TypeError, match=r"`source`: expected a path \(str or Path\) or bytes, got"):
         read_source(42)  # type: ignore[arg-type]
