@@ -1,9 +1,11 @@
-"""The ``convrec`` command: train, evaluate, predict, generate; list tasks, models and data."""
+"""The ``convrec`` command: train, evaluate, predict, generate; summary, diagnose, report; list
+tasks, models and data."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,13 +19,18 @@ from convrec.data.datasets import DATASETS, SYNTHESISED, load_dataset
 from convrec.data.readers import read_sequences_csv, read_sequences_npz
 from convrec.data.sources import SOURCES, FetchError, fetch, status
 from convrec.data.store import data_dir
+from convrec.diagnose.inspection import inspect_model
+from convrec.diagnose.report import write_report
+from convrec.diagnose.summary import example_input
+from convrec.diagnose.summary import summary as model_summary
 from convrec.files import atomic_write, write_text
-from convrec.models import available
+from convrec.models import available, create
 from convrec.nn.checks import unknown_name
 from convrec.tasks import LanguageModelling, available_tasks
 from convrec.train import evaluate as evaluate_run
 from convrec.train import load
 from convrec.train import train as train_run
+from convrec.train.config import read_config_file
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
 data_app = typer.Typer(no_args_is_help=True, help="Fetch and list the datasets' sources.")
@@ -71,31 +78,36 @@ def train(
             help="KEY=VALUE for any config key, e.g. model_options.hidden_size=128 (repeatable)",
         ),
     ] = None,
+    gradient_flow_every: Annotated[
+        int | None, typer.Option(help="record the gradient flow through time every N epochs")
+    ] = None,
+    logger: Annotated[
+        str | None, typer.Option(help="'csv' (history.csv) or 'tensorboard' (also events)")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
     """Train a model on a task; writes a run directory with metrics, weights and plots."""
-    run = train_run(
-        task,
-        model,
-        config_file=config,
-        resume=resume,
-        progress=progress,
-        **parse_settings(set_ or []),
-        finetune=None if finetune is None else str(finetune),
-        freeze=freeze,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        device=device,
-        devices=devices,
-        num_nodes=num_nodes,
-        precision=precision,
-        clip_grad_norm=clip_grad_norm,
-        patience=patience,
-        deterministic=deterministic,
-        out=out,
-    )
+    flags = {
+        "finetune": None if finetune is None else str(finetune),
+        "freeze": freeze,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "device": device,
+        "devices": devices,
+        "num_nodes": num_nodes,
+        "precision": precision,
+        "clip_grad_norm": clip_grad_norm,
+        "patience": patience,
+        "deterministic": deterministic,
+        "gradient_flow_every": gradient_flow_every,
+        "logger": logger,
+        "out": out,
+    }
+    settings = parse_settings(set_ or [])  # a flag given too wins over its --set
+    options = settings | {key: value for key, value in flags.items() if value is not None}
+    run = train_run(task, model, config_file=config, resume=resume, progress=progress, **options)
     if run.metrics:
         _print_metrics(run.metrics["test"], f"{task}: test metrics")
         console.print(
@@ -183,6 +195,116 @@ def predict(
             f"invalid value for argument `input`: expected a .npz or .csv file, got {input.name}"
         )
     console.print(f"{len(predictions)} sequences predicted; written to [bold]{out}[/]")
+
+
+@app.command()
+def summary(
+    model_or_run: Annotated[str, typer.Argument(help="a model name or a run directory")],
+    input_shape: Annotated[
+        str | None, typer.Option(help="input shape without the batch, e.g. 1,28,28 or 100,6")
+    ] = None,
+    output_size: Annotated[int, typer.Option(help="outputs, for a model name")] = 10,
+    length: Annotated[int, typer.Option(help="steps where the time axis is open")] = 100,
+    seconds_per_step: Annotated[
+        float | None, typer.Option(help="seconds between input steps (audio: hop / rate)")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="NAME=VALUE model option (repeatable)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Per layer: output shape, parameters (per gate and direction for recurrent layers), kernel,
+    stride, padding, dilation, jump, receptive field and mult-adds; totals and activation memory."""
+    model, example, seconds = _model_and_example(
+        model_or_run, input_shape, output_size, length, parse_settings(set_ or [])
+    )
+    result = model_summary(model, example, seconds_per_step or seconds)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        console.print(result.table(model_or_run))
+
+
+def _model_and_example(
+    model_or_run: str,
+    input_shape: str | None,
+    output_size: int,
+    length: int,
+    options: dict[str, Any],
+) -> tuple[Any, Any, float | None]:
+    """The model (built, or read from a run), an example input and its seconds per step."""
+    if (Path(model_or_run) / "model.json").is_file():
+        trained = load(model_or_run)
+        arguments = trained.description["model_arguments"]
+        shape = _shape(input_shape) if input_shape else arguments["input_shape"]
+        example = example_input(shape, arguments.get("input_kind") or "sequence", length)
+        return trained.model, example, trained.task.seconds_per_step
+    if Path(model_or_run).is_dir():
+        raise ValueError(
+            f"invalid value for argument `model_or_run`: {model_or_run} has no model.json; "
+            "is it a finished convrec run directory?"
+        )
+    if input_shape is None:
+        raise ValueError(
+            "invalid value for option `--input-shape`: a model name needs the input shape "
+            f"without the batch axis (e.g. 1,28,28), got none for {model_or_run!r}"
+        )
+    shape = _shape(input_shape)
+    model = create(model_or_run, input_shape=shape, output_size=output_size, **options)
+    return model.eval(), example_input(shape, "sequence", length), None
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise ValueError(
+            f"invalid value for option `--input-shape`: expected positive integers separated "
+            f"by commas, e.g. 1,28,28, got {text!r}"
+        )
+    return shape
+
+
+@app.command()
+def diagnose(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    sequences: Annotated[int, typer.Option(help="test inputs to average over")] = 32,
+) -> None:
+    """Measure a trained model on test inputs: the gradient flow through time of its recurrent
+    layers (gradient_flow.json, .png) and its first convolution's feature maps."""
+    trained = load(run_dir)
+    seed = read_config_file(run_dir / "config.yaml")["seed"]
+    test = next(iter(trained.task.build_data(seed).tests.values()))
+    written = inspect_model(trained.model, trained.task, test, run_dir, sequences)
+    flow_path = run_dir / "gradient_flow.json"
+    if flow_path.is_file():
+        table = Table(
+            "layer", "|dh_T/dh_t| ratio 10 / 50 / 100 back", "σ_max", title="gradient flow"
+        )
+        for flow in json.loads(flow_path.read_text()):
+            jacobian = flow["jacobian"]
+            ratios = " / ".join(
+                f"{jacobian[lag] / jacobian[0]:.2g}" if lag < len(jacobian) else "-"
+                for lag in (10, 50, 100)
+            )
+            norms = ", ".join(f"{k} {v:.2f}" for k, v in flow["recurrent_norm"].items())
+            table.add_row(f"{flow['module']} {flow['layer']} {flow['direction']}", ratios, norms)
+        console.print(table)
+    console.print("written: " + ", ".join(path.name for path in written))
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    length: Annotated[int, typer.Option(help="steps of the summary's example input")] = 100,
+) -> None:
+    """Write RUN_DIR/report.html: one self-contained page with the configuration, metrics, model
+    summary, pictures and gradient flow."""
+    model, example, seconds = _model_and_example(str(run_dir), None, 0, length, {})
+    path = write_report(run_dir, model_summary(model, example, seconds))
+    console.print(f"report written to [bold]{path}[/]")
 
 
 @app.command()

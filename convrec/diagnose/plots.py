@@ -13,10 +13,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from convrec.diagnose.gradient_flow import RecurrentFlow
 from convrec.files import atomic_write
 
 # (label, raw (T, 3) = stretch, rate, dt; true stress (T,); predicted stress (T,))
 StressCurve = tuple[str, np.ndarray, np.ndarray, np.ndarray]
+_LINE_STYLES = ("-", "--", ":", "-.")
 
 
 def save_figure(figure: Figure, path: Path) -> Path:
@@ -114,4 +116,71 @@ def plot_forecasts(true: np.ndarray, predicted: np.ndarray, name: str, path: Pat
     horizons.set(xlabel="forecast step (4 origins)", ylabel=name, title="Whole-horizon forecasts")
     for axes in (steps, horizons):
         axes.grid(alpha=0.3)
+    return save_figure(figure, path)
+
+
+def plot_class_scores(matrix: np.ndarray, classes: Sequence[str], path: Path) -> Path:
+    """Per-class precision, recall and F1 from a confusion matrix (true rows, predicted columns)."""
+    scores = class_scores(matrix)
+    figure, axes = plt.subplots(figsize=(max(6.0, 0.5 * len(classes) + 2), 4), layout="constrained")
+    positions = np.arange(len(classes))
+    for offset, name in zip((-0.27, 0.0, 0.27), ("precision", "recall", "f1"), strict=True):
+        axes.bar(positions + offset, scores[name], width=0.27, label=name)
+    axes.set_xticks(positions, classes, rotation=90 if len(classes) > 8 else 0)
+    axes.set(ylim=(0, 1.05), ylabel="score", title="Per-class precision, recall and F1 (test)")
+    axes.legend(loc="lower right")
+    axes.grid(alpha=0.3, axis="y")
+    return save_figure(figure, path)
+
+
+def class_scores(matrix: np.ndarray) -> dict[str, np.ndarray]:
+    """``precision``, ``recall`` and ``f1`` per class (0 where undefined) from confusion counts."""
+    hits = np.diag(matrix).astype(float)
+    precision = hits / np.maximum(matrix.sum(axis=0), 1)
+    recall = hits / np.maximum(matrix.sum(axis=1), 1)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def plot_gradient_flow(flows: Sequence[RecurrentFlow], path: Path) -> Path:
+    """Per recurrent layer and direction, against steps before the end of the sequence:
+    ``||dL/dh_t||``, ``||dh_T/dh_t||`` (log scales) and the share of saturated gates."""
+    figure, (loss, jacobian, saturation) = plt.subplots(
+        1, 3, figsize=(15, 4.2), layout="constrained"
+    )
+    for flow in flows:
+        line = loss.plot(flow.loss_gradient, label=flow.label)[0]
+        norms = ", ".join(f"{gate} {value:.2f}" for gate, value in flow.recurrent_norm.items())
+        jacobian.plot(flow.jacobian, color=line.get_color(), label=f"sigma_max: {norms}")
+        for style, (gate, shares) in zip(_LINE_STYLES, flow.saturation.items(), strict=False):
+            saturation.plot(shares, color=line.get_color(), linestyle=style, label=gate)
+    loss.set(yscale="log", title="||dL/dh_t||", ylabel="mean over sequences")
+    jacobian.set(yscale="log", title="||dh_T/dh_t|| (Frobenius)")
+    saturation.set(ylim=(0, 1), title="saturated gate units (share)")
+    for axes in (loss, jacobian, saturation):
+        axes.set_xlabel("steps before the end of the sequence")
+        axes.grid(alpha=0.3)
+        if axes.has_data():
+            axes.legend(fontsize="x-small")
+    figure.suptitle("Gradient flow through time")
+    return save_figure(figure, path)
+
+
+def plot_gradient_flow_history(history: Sequence[Mapping], path: Path) -> Path:
+    """``||dh_T/dh_t||`` of each recurrent layer and direction, one line per recorded epoch.
+
+    Args:
+        history: ``{"epoch": int, "flows": [RecurrentFlow.to_dict(), ...]}`` per recording.
+    """
+    labels = [RecurrentFlow(**flow).label for flow in history[0]["flows"]]
+    figure, grid = _panels(len(labels))
+    colours = plt.get_cmap("viridis")(np.linspace(0, 1, len(history)))
+    for colour, record in zip(colours, history, strict=True):
+        for axes, flow in zip(grid, record["flows"], strict=False):
+            axes.plot(flow["jacobian"], color=colour, label=f"epoch {record['epoch']}")
+    for axes, label in zip(grid, labels, strict=False):
+        axes.set(title=label, yscale="log", xlabel="steps before the end", ylabel="||dh_T/dh_t||")
+        axes.grid(alpha=0.3)
+    grid[0].legend(fontsize="x-small")
+    figure.suptitle("Gradient flow through time during training")
     return save_figure(figure, path)

@@ -209,6 +209,15 @@ def summary(
     )
 
 
+def example_input(
+    input_shape: Sequence[int | None], input_kind: str = "sequence", length: int = 100
+) -> Tensor:
+    """A batch of one zero input for a model built for ``input_shape`` (no batch axis), with
+    ``length`` steps where the time axis is open (None); token ids are ``long``."""
+    shape = (1, *(length if size is None else size for size in input_shape))
+    return torch.zeros(shape, dtype=torch.long if input_kind == "tokens" else torch.float32)
+
+
 def _example(example: Sequence[int] | Tensor | Padded) -> Tensor | Padded:
     if isinstance(example, Tensor | Padded):
         return example

@@ -29,6 +29,8 @@ class SpokenClassification(Classification):
 
     sample_rate: ClassVar[int] = 16_000
     coefficients: ClassVar[int] = 40
+    hop_length: ClassVar[int] = 160
+    seconds_per_step: ClassVar[float] = hop_length / sample_rate
 
     def __init__(self, root: str | None = None, **options: Any) -> None:
         super().__init__(root, **options)
@@ -36,7 +38,7 @@ class SpokenClassification(Classification):
             self.sample_rate,
             self.coefficients,
             n_fft=512,
-            hop_length=160,
+            hop_length=self.hop_length,
             win_length=400,
             n_mels=40,
         )

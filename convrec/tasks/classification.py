@@ -89,12 +89,14 @@ class Classification(DatasetTask):
         return classification_metrics(logits, labels, len(self.classes))
 
     def plot(self, model: nn.Module, data: TaskData, directory: Path) -> list[Path]:
-        from convrec.diagnose.plots import plot_confusion_matrix
+        from convrec.diagnose.plots import plot_class_scores, plot_confusion_matrix
 
         logits, labels = self.outputs(model, data.tests["test"])
         matrix = multiclass_confusion_matrix(logits.argmax(dim=1), labels, len(self.classes))
+        matrix = matrix.numpy()
         return [
-            plot_confusion_matrix(matrix.numpy(), self.classes, directory / "confusion_matrix.png")
+            plot_confusion_matrix(matrix, self.classes, directory / "confusion_matrix.png"),
+            plot_class_scores(matrix, self.classes, directory / "class_scores.png"),
         ]
 
     def predict(self, model: nn.Module, sequences: Sequence[np.ndarray]) -> list[np.ndarray]:

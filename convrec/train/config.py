@@ -16,6 +16,10 @@ class TrainConfig(BaseModel):
     ``finetune`` names a run directory whose weights, all but the ``head``, start this run
     (transfer learning); ``freeze='backbone'`` then trains the head alone.
 
+    ``gradient_flow_every=N`` records the gradient flow through time of every recurrent layer
+    every ``N`` epochs on a fixed validation batch; ``logger='tensorboard'`` also writes the
+    history as TensorBoard scalars (``pip install 'convrec[tensorboard]'``).
+
     ``batch_size`` is the global batch: with ``devices * num_nodes`` processes each takes an
     equal share, so a distributed run sees the same batches as a single process.
     """
@@ -42,6 +46,8 @@ class TrainConfig(BaseModel):
     precision: str = "32-true"
     finetune: str | None = None
     freeze: Literal["backbone"] | None = None
+    gradient_flow_every: int | None = Field(None, ge=1)
+    logger: Literal["csv", "tensorboard"] = "csv"
     out: str = "runs"
 
     @model_validator(mode="after")

@@ -112,13 +112,13 @@ def test_stacked_bidirectional_layers_each_get_a_flow_and_the_model_is_left_as_i
 
 
 def test_a_model_without_recurrent_layers_is_refused() -> None:
-    with pytest.raises(ValueError, match="argument `model`.*recurrent"):
+    with pytest.raises(ValueError, match=r"argument `model`.*recurrent"):
         gradient_flow(nn.Linear(3, 2), torch.randn(2, 3), None, squared_sum)
 
 
 def test_bad_probes_are_refused() -> None:
     model = LastStep(RNN(3, 4, return_sequences=False))
-    with pytest.raises(TypeError, match="argument `probes`.*positive int.*0"):
+    with pytest.raises(TypeError, match=r"argument `probes`.*positive int.*0"):
         gradient_flow(model, torch.randn(2, 6, 3), None, squared_sum, probes=0)
 
 
