@@ -1,6 +1,9 @@
-"""Atomic file writes: a temporary file in the same directory, fsync, then rename.
+"""Atomic file writes: a temporary file in the same directory, fsync, rename, fsync the directory.
 
-A crash mid-write leaves the previous file whole; readers never see half a file.
+A crash mid-write leaves the previous file whole; readers never see half a file. The temporary
+lies beside its destination (same file system, so the rename cannot fail with ``EXDEV``) and is
+named ``.<name>.<random>.tmp``; one left by a process that was killed is removed by
+:func:`remove_temporaries` when the directory is next used.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -16,12 +20,20 @@ from typing import IO
 
 import yaml
 
+TEMPORARY_SUFFIX = ".tmp"
+
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
-    """Call ``write(file)`` on a temporary file beside ``path``, then move it onto ``path``."""
+    """Call ``write(file)`` on a temporary file beside ``path``, then move it onto ``path``.
+
+    If ``write`` (or the disk) fails, for example with ``OSError(ENOSPC)``, the error propagates,
+    ``path`` keeps its previous content and the temporary file is removed.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX
+    )
     try:
         with os.fdopen(handle, "wb") as file:
             write(file)
@@ -31,7 +43,36 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    fsync_directory(path.parent)
     return path
+
+
+def fsync_directory(path: str | Path) -> None:
+    """Make the entries of a directory (a rename into it) durable; a no-op where directories
+    cannot be opened (Windows)."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    handle = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def remove_temporaries(directory: str | Path) -> list[Path]:
+    """Delete the temporary files and folders (``.*.tmp``) that interrupted writes left in
+    ``directory``; returns what was removed. Call it only while nothing writes there."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    removed = []
+    for path in sorted(directory.glob(f".*{TEMPORARY_SUFFIX}")):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        removed.append(path)
+    return removed
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:

@@ -100,8 +100,11 @@ def test_a_run_directory_holds_everything_named(run_dir):
         "learning_curves.png",
         "hysteresis.png",
         "stress_time.png",
+        "gradient_flow.json",
+        "gradient_flow.png",
     } <= names
-    assert {path.name for path in (run_dir / "checkpoints").iterdir()} == {"last.ckpt", "best.ckpt"}
+    checkpoints = {path.name for path in (run_dir / "checkpoints").iterdir()}
+    assert checkpoints == {"epoch-0001", "epoch-0002"}
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert config["epochs"] == 2 and config["versions"]["torch"].startswith("2.")
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -109,6 +112,34 @@ def test_a_run_directory_holds_everything_named(run_dir):
     assert set(metrics["test"]["triangles"]) >= {"rel_l2_median", "rel_l2_p95", "work_median"}
     with (run_dir / "history.csv").open() as file:
         assert [row["epoch"] for row in csv.DictReader(file)] == ["1", "2"]
+
+
+def test_summary_of_a_run_and_of_a_model_name(run_dir):
+    result = runner.invoke(app, ["summary", str(run_dir), "--length", "20", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)["rows"]
+    assert rows[0]["layer"] == "GRU" and rows[0]["output_shape"][:2] == [1, 20]
+    assert "layer 0 forward update" in rows[0]["parameter_groups"]
+    table = runner.invoke(app, ["summary", "lenet5", "--input-shape", "1,28,28"]).output
+    assert "61,706 parameters" in table and "14x14" in table
+
+
+def test_summary_without_an_input_shape_is_one_clear_line():
+    result = convrec("summary", "lenet5")
+    assert result.returncode == 2
+    assert "option `--input-shape`" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_diagnose_and_report_write_their_files(run_dir):
+    result = runner.invoke(app, ["diagnose", str(run_dir), "--sequences", "4"])
+    assert result.exit_code == 0, result.output
+    assert "gradient flow" in result.output and "gradient_flow.png" in result.output
+    flows = json.loads((run_dir / "gradient_flow.json").read_text())
+    assert flows[0]["cell"] == "GRU" and len(flows[0]["jacobian"]) > 10
+    result = runner.invoke(app, ["report", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    page = (run_dir / "report.html").read_text()
+    assert "hysteresis" in page and "Gradient flow through time" in page and "GRU" in page
 
 
 def test_evaluate_reproduces_the_run_metrics(run_dir):

@@ -1,12 +1,15 @@
-"""Atomic writes: the old file survives a failed write; formats round-trip."""
+"""Atomic writes: the old file survives a failed write or a full disk, the temporary file lies
+beside its destination and leftovers are cleared; formats round-trip."""
 
 import csv
+import errno
 import json
+import os
 
 import pytest
 import yaml
 
-from convrec.files import atomic_write, write_csv, write_json, write_yaml
+from convrec.files import atomic_write, remove_temporaries, write_csv, write_json, write_yaml
 
 
 def test_a_failing_write_leaves_the_previous_file_and_no_temporary(tmp_path):
@@ -21,6 +24,58 @@ def test_a_failing_write_leaves_the_previous_file_and_no_temporary(tmp_path):
         atomic_write(path, crash)
     assert json.loads(path.read_text()) == {"accuracy": 0.9}
     assert [item.name for item in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def test_a_full_disk_halfway_raises_enospc_and_leaves_the_previous_file(tmp_path):
+    path = tmp_path / "metrics.json"
+    write_json(path, {"accuracy": 0.9})
+
+    def fill_the_disk(file):
+        file.write(b'{"accuracy": 0.95,')
+        file.flush()
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with pytest.raises(OSError, match="No space left on device") as raised:
+        atomic_write(path, fill_the_disk)
+    assert raised.value.errno == errno.ENOSPC
+    assert json.loads(path.read_text()) == {"accuracy": 0.9}
+    assert [item.name for item in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def test_the_temporary_file_lies_beside_the_destination_not_in_tmpdir(tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setenv("TMPDIR", str(elsewhere))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    renames = []
+    replace = os.replace
+
+    def recording_replace(source, destination):
+        renames.append((os.path.dirname(source), os.path.dirname(destination)))
+        replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", recording_replace)
+    write_json(tmp_path / "run" / "metrics.json", {"accuracy": 0.9})
+    assert renames == [(str(tmp_path / "run"), str(tmp_path / "run"))]
+    assert not list(elsewhere.iterdir())
+
+
+def test_leftover_temporaries_are_removed_and_nothing_else(tmp_path):
+    (tmp_path / ".metrics.json.k2j4.tmp").write_text("{")
+    (tmp_path / ".epoch-0003.x8a1.tmp").mkdir()
+    (tmp_path / ".epoch-0003.x8a1.tmp" / "state.pt").write_bytes(b"PK")
+    for kept in ("metrics.json", "notes.tmp", ".hidden"):
+        (tmp_path / kept).write_text("kept")
+    removed = remove_temporaries(tmp_path)
+    assert sorted(path.name for path in removed) == [
+        ".epoch-0003.x8a1.tmp",
+        ".metrics.json.k2j4.tmp",
+    ]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        ".hidden",
+        "metrics.json",
+        "notes.tmp",
+    ]
 
 
 def test_csv_columns_follow_first_appearance(tmp_path):

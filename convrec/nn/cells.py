@@ -84,7 +84,7 @@ def lstm_gates(
     bias_ih: Tensor | None,
     bias_hh: Tensor | None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """The LSTM's gates at one step (:func:`lstm_cell`): ``(i_t, f_t, C~_t, o_t)``, each ``(B, H)``."""
+    """The LSTM's gates at one step (:func:`lstm_cell`): ``(i_t, f_t, C~_t, o_t)``, ``(B, H)``."""
     a = _linear(x, weight_ih, bias_ih) + _linear(h, weight_hh, bias_hh)
     a_i, a_f, a_g, a_o = a.chunk(4, dim=-1)
     return torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)

@@ -20,7 +20,7 @@ _IMAGE_MODELS: Recipes = {
     "mlp": {"epochs": 15, "batch_size": 128, "lr": 1e-3},
 }
 _SERIES_MODELS: Recipes = {
-    "fcn": {"epochs": 150, "batch_size": 16, "lr": 1e-3},
+    "fcn": {"epochs": 400, "batch_size": 16, "lr": 1e-3},
     "resnet": {"epochs": 150, "batch_size": 16, "lr": 1e-3},
     "gru": {
         "epochs": 150,
@@ -129,7 +129,12 @@ def _series(name: str, title: str, model: str, models: Recipes = _SERIES_MODELS)
 
 _series("basic-motions", "BasicMotions activity recognition (accelerometer and gyroscope)", "fcn")
 _series("japanese-vowels", "JapaneseVowels speakers (variable length, 12 LPC channels)", "fcn")
-_series("plaid", "PLAID appliance current signatures (variable length)", "fcn")
+_series(
+    "plaid",
+    "PLAID appliance current signatures (variable length)",
+    "fcn",
+    _SERIES_MODELS | {"fcn": {"epochs": 40, "batch_size": 32, "lr": 3e-3}},
+)
 _series("italy-power", "ItalyPowerDemand daily load curves", "fcn")
 _series("gunpoint", "GunPoint hand movements", "fcn")
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from convrec.files import write_csv
-from convrec.train.checkpoint import save_checkpoint
+from convrec.train.checkpoint import checkpoint_path, prune, save_checkpoint
 from convrec.train.loop import Callback, Loop
 from convrec.train.transfer import backbone_modules
 
@@ -41,17 +43,35 @@ class FreezeBackbone(Callback):
 
 
 class Checkpointing(Callback):
-    """Save ``last.ckpt`` after every epoch and ``best.ckpt`` when the validation loss improves."""
+    """Commit ``epoch-NNNN/`` after every epoch, then delete all but the newest ``keep_last``
+    and the best epoch's.
+
+    Args:
+        directory: the run's ``checkpoints/`` folder.
+        fingerprint: what a run resuming from these checkpoints must share (task, data, model,
+            seed); see :func:`convrec.train.checkpoint.load_checkpoint`.
+        keep_last: how many of the newest checkpoints to keep, at least 1; with 2 (the default)
+            a damaged newest one still leaves one to resume from.
+    """
 
     order = 20
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(
+        self, directory: Path, fingerprint: Mapping[str, Any] | None = None, keep_last: int = 2
+    ) -> None:
+        if not isinstance(keep_last, int) or keep_last < 1:
+            raise ValueError(
+                f"invalid value for argument `keep_last`: expected an integer >= 1, got "
+                f"{keep_last!r}"
+            )
         self.directory = directory
+        self.fingerprint = fingerprint
+        self.keep_last = keep_last
 
     def on_epoch_end(self, loop: Loop) -> None:
-        if loop.state.best_epoch == loop.state.epoch:
-            save_checkpoint(loop, self.directory / "best.ckpt")
-        save_checkpoint(loop, self.directory / "last.ckpt")
+        save_checkpoint(loop, checkpoint_path(self.directory, loop.state.epoch), self.fingerprint)
+        if loop.fabric.is_global_zero:
+            prune(self.directory, self.keep_last, loop.state.best_epoch)
 
 
 class EarlyStopping(Callback):

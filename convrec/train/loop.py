@@ -1,8 +1,14 @@
 """The training loop: forward, loss, backward, clip, step, as in the textbook.
 
-Lightning Fabric carries devices, precision, distributed data parallel and checkpoint I/O
-(``fabric.backward``, ``fabric.clip_gradients``, ``fabric.all_reduce``); everything else is in
+Lightning Fabric carries devices, precision and distributed data parallel (``fabric.to_device``,
+``fabric.backward``, ``fabric.clip_gradients``, ``fabric.all_reduce``); everything else is in
 plain sight below. Callbacks see the loop at named events, in their ``order``.
+
+The loop sets the sampler's epoch itself (``train_loader`` should be a plain ``DataLoader``, not
+one wrapped by ``fabric.setup_dataloaders``, whose wrapper would reset the epoch to its own count
+of passes, 0 after a resume) and moves each batch to the device. A NaN or infinite training loss,
+gradient norm or validation loss stops training at once with :class:`TrainingDivergedError`,
+before the step that would apply it, and before any checkpoint of that epoch.
 """
 
 from __future__ import annotations
@@ -17,13 +23,14 @@ from lightning.fabric import Fabric
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from convrec.data.finite import check_finite_batch
 from convrec.nn import Padded
 
 LossFunction = Callable[[Any, Any], Tensor]
 
 
 class TrainingDivergedError(RuntimeError):
-    """The loss became NaN or infinite."""
+    """The loss, the gradient norm or a weight became NaN or infinite."""
 
 
 @dataclass
@@ -93,20 +100,23 @@ def fit(
             callback.on_epoch_start(loop)
         train_loader.sampler.set_epoch(state.epoch)
         losses = []
-        for inputs, targets in train_loader:
+        for batch in train_loader:
+            inputs, targets = fabric.to_device(batch)
+            check_finite_batch(inputs, batch=state.step + 1)
             prediction = model(inputs)
             loss = loss_function(prediction, targets)
             value = loss.item()
             if not math.isfinite(value):
-                raise TrainingDivergedError(
-                    f"the training loss became {value} at step {state.step + 1} (epoch "
-                    f"{state.epoch + 1}); the last good checkpoint is kept. Try gradient "
-                    "clipping (--clip-grad-norm) or a lower learning rate (--lr)."
-                )
+                raise _diverged("the training loss", value, _at_step(state))
             optimizer.zero_grad(set_to_none=True)
             fabric.backward(loss)
             if clip_grad_norm is not None:
-                fabric.clip_gradients(model, optimizer, max_norm=clip_grad_norm)
+                norm = fabric.clip_gradients(
+                    model, optimizer, max_norm=clip_grad_norm, error_if_nonfinite=False
+                )
+                if not torch.isfinite(norm):
+                    where = f"{_at_step(state)}, with loss {value:.6g}"
+                    raise _diverged("the gradient norm", float(norm), where)
             optimizer.step()
             state.step += 1
             losses.append(value)
@@ -117,6 +127,8 @@ def fit(
         state.epoch += 1
         train_loss = fabric.all_reduce(torch.tensor(sum(losses) / len(losses)), reduce_op="mean")
         validation = validation_loss(model, validation_loader, loss_function)
+        if not math.isfinite(validation):
+            raise _diverged("the validation loss", validation, f"after epoch {state.epoch}")
         if validation < state.best_loss:
             state.best_loss, state.best_epoch = validation, state.epoch
             state.epochs_without_improvement = 0
@@ -135,6 +147,18 @@ def fit(
     for callback in callbacks:
         callback.on_fit_end(loop)
     return state
+
+
+def _at_step(state: FitState) -> str:
+    return f"at step {state.step + 1} (epoch {state.epoch + 1})"
+
+
+def _diverged(quantity: str, value: float, where: str) -> TrainingDivergedError:
+    return TrainingDivergedError(
+        f"{quantity} became {value} {where}; training stopped before any update from it, and "
+        "the last good checkpoint is kept. Try gradient clipping (--clip-grad-norm) or a lower "
+        "learning rate (--lr)."
+    )
 
 
 @torch.no_grad()

@@ -1,15 +1,22 @@
 """A run from configuration to files: ``train`` makes a run directory, ``load`` reads one back.
 
 A run directory ``runs/<task>-<date>-<time>/`` holds ``config.yaml``, ``history.csv``,
-``checkpoints/{last,best}.ckpt``, ``metrics.json``, ``model.safetensors`` with ``model.json``,
-and PNG plots.
+``checkpoints/epoch-NNNN/`` (the newest two and the best, each committed by its manifest),
+``metrics.json``, ``model.safetensors`` with ``model.json``, and PNG plots. It appears with its
+``config.yaml`` or not at all, so a run killed at any moment can be resumed: from its newest good
+checkpoint, to the same weights, bit for bit on CPU, as if it had never stopped.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 import platform
+import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,8 +32,16 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 import convrec
 from convrec.data.sequences import collate_padded
+from convrec.diagnose.gradient_flow import recurrent_modules
+from convrec.diagnose.inspection import example_batch, inspect_model
 from convrec.diagnose.plots import plot_learning_curves
-from convrec.files import write_json, write_yaml
+from convrec.files import (
+    TEMPORARY_SUFFIX,
+    fsync_directory,
+    remove_temporaries,
+    write_json,
+    write_yaml,
+)
 from convrec.models import create
 from convrec.tasks import Task, create_task
 from convrec.train.callbacks import (
@@ -37,13 +52,16 @@ from convrec.train.callbacks import (
     ProgressBar,
 )
 from convrec.train.checkpoint import (
-    load_checkpoint,
+    checkpoint_path,
+    latest_checkpoint,
     load_model_weights,
     read_model,
+    restore,
     save_model,
 )
 from convrec.train.config import TrainConfig, make_config, read_config_file
 from convrec.train.loop import Callback, FitState, Loop, fit
+from convrec.train.monitor import GradientFlowMonitor, TensorBoardLogging
 from convrec.train.transfer import load_backbone
 
 
@@ -90,8 +108,10 @@ def train(
         task: a task name (``convrec tasks`` lists them), e.g. ``'maxwell'``.
         model: a model name (``convrec models``); None for the task's default.
         config_file: a YAML file of :class:`TrainConfig` keys, e.g. a run's ``config.yaml``.
-        resume: a run directory to continue from its last checkpoint, with its configuration
-            (options given here, e.g. more ``epochs``, override it).
+        resume: a run directory to continue from its newest good checkpoint, with its
+            configuration (options given here, e.g. more ``epochs``, override it; changing the
+            task, data, model, seed, batch size or optimizer settings is refused with
+            :class:`~convrec.train.checkpoint.IncompatibleCheckpointError`).
         progress: show a progress bar.
         **options: any :class:`TrainConfig` key (``epochs``, ``lr``, ``seed``, ...).
 
@@ -115,15 +135,19 @@ def train(
     fabric.launch()
     if resume is not None:
         directory = Path(resume)
+        resumed = _resume_point(fabric, directory)
     else:  # one directory for all processes, named by the first
         created = (
-            _new_run_directory(Path(config.out), config.task) if fabric.is_global_zero else None
+            _new_run_directory(Path(config.out), config.task, config)
+            if fabric.is_global_zero
+            else None
         )
-        directory = fabric.broadcast(created)
+        directory, resumed = fabric.broadcast(created), None
     fabric.seed_everything(config.seed, verbose=False)
     torch.use_deterministic_algorithms(config.deterministic, warn_only=False)
     task_object = create_task(config.task, **config.task_options)
     data = task_object.build_data(config.seed)
+    fingerprint = _fingerprint(config, task_object)
     torch.manual_seed(config.seed)
     network = create(config.model, **task_object.model_arguments(), **config.model_options)
     if config.finetune is not None:
@@ -134,33 +158,33 @@ def train(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config))
     network, optimizer = fabric.setup(network, optimizer)
     loop = Loop(fabric, network, optimizer, scheduler, FitState())
-    if resume is not None:
-        load_checkpoint(loop, directory / "checkpoints" / "last.ckpt")
-    elif fabric.is_global_zero:
-        write_yaml(directory / "config.yaml", {**config.model_dump(), "versions": _versions()})
-    training_batches = fabric.setup_dataloaders(
-        train_loader(
-            data.train,
-            config.batch_size,
-            config.seed,
-            task_object.collate,
-            fabric.world_size,
-            fabric.global_rank,
-        ),
-        use_distributed_sampler=False,
+    if resumed is not None:
+        restore(loop, resumed[1], fingerprint, resumed[0])
+    training_batches = train_loader(
+        data.train,
+        config.batch_size,
+        config.seed,
+        task_object.collate,
+        fabric.world_size,
+        fabric.global_rank,
     )
     validation_loader = fabric.setup_dataloaders(
         evaluation_loader(data.validation, config.batch_size, task_object.collate),
         use_distributed_sampler=False,
     )
+    checkpoints = directory / "checkpoints"
     callbacks: list[Callback] = [
         HistoryWriter(directory / "history.csv"),
-        Checkpointing(directory / "checkpoints"),
+        Checkpointing(checkpoints, fingerprint),
     ]
     if config.patience is not None:
         callbacks.append(EarlyStopping(config.patience))
     if config.freeze == "backbone":
         callbacks.append(FreezeBackbone())
+    if config.gradient_flow_every is not None:
+        callbacks.append(_gradient_flow_monitor(config, task_object, data, network, directory))
+    if config.logger == "tensorboard":
+        callbacks.append(TensorBoardLogging(directory))
     if progress:
         callbacks.append(ProgressBar(config.epochs, len(training_batches)))
     started = time.perf_counter()
@@ -177,7 +201,7 @@ def train(
     metrics: dict[str, Any] = {}
     if fabric.is_global_zero:
         model = _unwrapped(network)
-        load_model_weights(model, directory / "checkpoints" / "best.ckpt")
+        load_model_weights(model, checkpoint_path(checkpoints, loop.state.best_epoch))
         metrics = _finish(directory, config, task_object, model, data, loop.state, train_seconds)
         metrics["device"] = str(fabric.device)
         metrics["processes"] = fabric.world_size
@@ -213,6 +237,7 @@ def _finish(
     )
     plot_learning_curves(state.history, directory / "learning_curves.png")
     task.plot(model, data, directory)
+    inspect_model(model, task, next(iter(data.tests.values())), directory)
     return {
         "task": config.task,
         "model": config.model,
@@ -302,19 +327,81 @@ def evaluation_loader(
     )
 
 
+def _gradient_flow_monitor(
+    config: TrainConfig, task: Task, data: Any, network: nn.Module, directory: Path
+) -> GradientFlowMonitor:
+    if not recurrent_modules(network):
+        raise ValueError(
+            "invalid value for argument `gradient_flow_every`: gradient flow through time needs "
+            f"a recurrent model, and {config.model!r} has no convrec RNN, LSTM or GRU layer"
+        )
+    device = next(network.parameters()).device
+    batch = example_batch(task, data.validation, config.batch_size, device)
+    return GradientFlowMonitor(batch, task.loss, config.gradient_flow_every, directory)
+
+
 def _unwrapped(module: nn.Module) -> nn.Module:
     return getattr(module, "module", module)
 
 
-def _new_run_directory(out: Path, task: str) -> Path:
+def _new_run_directory(out: Path, task: str, config: TrainConfig) -> Path:
+    """``out/<task>-<date>-<time>/`` with ``config.yaml`` and an empty ``checkpoints/``, built
+    under a temporary name and renamed, so that it never exists without its configuration."""
+    out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    temporary = Path(tempfile.mkdtemp(dir=out, prefix=f".{task}-{stamp}.", suffix=TEMPORARY_SUFFIX))
+    write_yaml(temporary / "config.yaml", {**config.model_dump(), "versions": _versions()})
+    (temporary / "checkpoints").mkdir()
     directory = out / f"{task}-{stamp}"
     suffix = 1
     while directory.exists():
         suffix += 1
         directory = out / f"{task}-{stamp}-{suffix}"
-    (directory / "checkpoints").mkdir(parents=True)
+    os.rename(temporary, directory)
+    fsync_directory(out)
     return directory
+
+
+def _resume_point(fabric: Fabric, directory: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The newest good checkpoint of the run in ``directory``, after removing the temporary
+    files a killed run left there; None, with a warning, if it has none (the run starts over)."""
+    if not (directory / "config.yaml").is_file():
+        raise ValueError(
+            f"invalid value for argument `resume`: expected a convrec run directory, got "
+            f"{directory}, which has no config.yaml"
+        )
+    if fabric.is_global_zero:
+        remove_temporaries(directory)
+        remove_temporaries(directory / "checkpoints")
+    fabric.barrier()
+    found = latest_checkpoint(directory / "checkpoints")
+    if found is None:
+        warnings.warn(
+            f"{directory} has no committed checkpoint to resume from; the run starts over "
+            "from epoch 0",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return found
+
+
+def _fingerprint(config: TrainConfig, task: Task) -> dict[str, Any]:
+    """What a resumed run must share with its checkpoints: the task, its options and the data it
+    built (the SHA-256 of its normalisation or vocabulary), the model and its options, the seed,
+    the batch size and the optimizer's settings. Others (``epochs``, ``patience``, the schedule)
+    may change on resume."""
+    task_state = json.dumps(task.state(), sort_keys=True).encode()
+    return {
+        "task": config.task,
+        "task_options": config.task_options,
+        "task_state_sha256": hashlib.sha256(task_state).hexdigest(),
+        "model": config.model,
+        "model_options": config.model_options,
+        "seed": config.seed,
+        "batch_size": config.batch_size,
+        "lr": config.lr,
+        "weight_decay": config.weight_decay,
+    }
 
 
 def _versions() -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""The training loop: equal to a plain PyTorch loop, stops on divergence and on patience."""
+"""The training loop: equal to a plain PyTorch loop; stops on patience, and on divergence in the
+very step it happens, with no checkpoint ever holding a non-finite tensor."""
 
 import math
 
@@ -7,11 +8,13 @@ import torch
 from lightning.fabric import Fabric
 from torch.utils.data import DataLoader
 
+from convrec.data.finite import NonFiniteInputError
 from convrec.data.sequences import SequenceDataset, collate_padded
 from convrec.models import RecurrentNet
 from convrec.nn import Padded
 from convrec.nn.losses import sequence_mse
-from convrec.train.callbacks import EarlyStopping
+from convrec.train.callbacks import Checkpointing, EarlyStopping
+from convrec.train.checkpoint import checkpoint_folders, read_checkpoint
 from convrec.train.loop import FitState, Loop, TrainingDivergedError, fit
 from convrec.train.run import evaluation_loader, train_loader
 
@@ -31,17 +34,23 @@ def make_model() -> RecurrentNet:
     return RecurrentNet((None, 3), 1, cell="lstm", hidden_size=8, num_layers=2, dropout=0.2)
 
 
-def fabric_run(dataset: SequenceDataset, loss_function=sequence_mse, callbacks=(), epochs=EPOCHS):
+def fabric_loop(schedule=lambda epoch: 0.5**epoch) -> Loop:
     fabric = Fabric(accelerator="cpu", devices=1)
     model = make_model()
     optimizer = torch.optim.AdamW(model.parameters(), lr=LR)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 0.5**epoch)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     model, optimizer = fabric.setup(model, optimizer)
+    return Loop(fabric, model, optimizer, scheduler, FitState())
+
+
+def fabric_run(
+    dataset: SequenceDataset, loss_function=sequence_mse, callbacks=(), epochs=EPOCHS, loop=None
+):
+    loop = loop or fabric_loop()
     loader = train_loader(dataset, BATCH, SEED)
     validation = evaluation_loader(dataset, BATCH)
-    loop = Loop(fabric, model, optimizer, scheduler, FitState())
     fit(loop, loader, validation, loss_function, epochs, CLIP, callbacks)
-    return model.module, loop.state
+    return loop.model.module, loop.state
 
 
 def plain_pytorch_run(dataset: SequenceDataset) -> RecurrentNet:
@@ -88,6 +97,72 @@ def test_a_nan_loss_stops_training_naming_the_step():
         fabric_run(toy_dataset(), loss_function=poisoned)
 
 
+def tensors(value):
+    """Every floating-point tensor in nested dicts, lists and tuples."""
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from tensors(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from tensors(item)
+
+
+def test_a_forced_divergence_stops_in_its_step_and_no_checkpoint_holds_a_non_finite_tensor(
+    tmp_path,
+):
+    training_losses = []
+
+    def recorded(prediction: Padded, target: Padded) -> torch.Tensor:
+        loss = sequence_mse(prediction, target)
+        if torch.is_grad_enabled():
+            training_losses.append(loss.item())
+        return loss
+
+    loop = fabric_loop(schedule=lambda epoch: 1.0 if epoch < 2 else 1e30)  # lr 1e28 in epoch 3
+    with pytest.raises(TrainingDivergedError) as raised:
+        fabric_run(toy_dataset(), recorded, [Checkpointing(tmp_path)], epochs=10, loop=loop)
+    first_bad = next(i for i, loss in enumerate(training_losses) if not math.isfinite(loss))
+    assert first_bad > 2 * math.ceil(10 / BATCH)  # in epoch 3, after two good checkpoints
+    message = f"the training loss became {training_losses[first_bad]} at step {first_bad + 1} "
+    assert str(raised.value).startswith(message)
+    assert "the last good checkpoint is kept" in str(raised.value)
+    assert loop.state.step == first_bad  # the step with the bad loss updated nothing
+    folders = checkpoint_folders(tmp_path)
+    assert [path.name for path in folders] == ["epoch-0002", "epoch-0001"]
+    for path in folders:
+        saved = list(tensors(read_checkpoint(path)))
+        assert len(saved) > 10 and all(torch.isfinite(tensor).all() for tensor in saved)
+
+
+def test_a_non_finite_gradient_stops_training_before_the_update():
+    def infinite_gradient(prediction: Padded, target: Padded) -> torch.Tensor:
+        # sqrt at 0 has an infinite derivative; the loss itself stays finite
+        return (
+            sequence_mse(prediction, target) + torch.sqrt(prediction.data - prediction.data).sum()
+        )
+
+    loop = fabric_loop()
+    before = {name: value.clone() for name, value in loop.model.state_dict().items()}
+    with pytest.raises(
+        TrainingDivergedError, match=r"gradient norm became (nan|inf) at step 1 \(epoch 1\), with"
+    ):
+        fabric_run(toy_dataset(), infinite_gradient, loop=loop)
+    for name, value in loop.model.state_dict().items():
+        assert torch.equal(value, before[name]), name
+
+
+def test_a_non_finite_validation_loss_stops_training_before_the_checkpoint(tmp_path):
+    def nan_in_validation(prediction: Padded, target: Padded) -> torch.Tensor:
+        loss = sequence_mse(prediction, target)
+        return loss if torch.is_grad_enabled() else loss * float("nan")
+
+    with pytest.raises(TrainingDivergedError, match="the validation loss became nan after epoch 1"):
+        fabric_run(toy_dataset(), nan_in_validation, [Checkpointing(tmp_path)])
+    assert not list(tmp_path.iterdir())
+
+
 def test_early_stopping_stops_after_patience_epochs_without_improvement():
     def rising(prediction: Padded, target: Padded) -> torch.Tensor:
         # the validation loss grows with every call, so only the first epoch is an improvement
@@ -99,3 +174,12 @@ def test_early_stopping_stops_after_patience_epochs_without_improvement():
         toy_dataset(), loss_function=rising, callbacks=[EarlyStopping(2)], epochs=10
     )
     assert state.epoch == 3 and state.best_epoch == 1 and state.stop
+
+
+def test_a_nan_in_a_training_input_is_named_before_the_forward_pass():
+    dataset = toy_dataset()
+    dataset.inputs[4][1, 2] = float("nan")
+    with pytest.raises(
+        NonFiniteInputError, match=r"batch \d+, sample \d+.*nan at step 1, feature 2"
+    ):
+        fabric_run(dataset)

@@ -1,0 +1,81 @@
+"""Unpickling a checkpoint without running its code.
+
+A checkpoint must be a ``torch.save`` zip archive; anything else (a raw pickle, the legacy
+format) is refused unread. The archive's pickle is first scanned for globals outside the
+weights-only allowlist (``torch.serialization.get_unsafe_globals_in_checkpoint``), and refused
+naming them; then ``torch.load(..., weights_only=True)`` runs exactly once. There is no retry
+without ``weights_only``, the fallback that made other loaders exploitable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import pickle
+import pickletools
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from convrec.train.storage import CorruptCheckpointError
+
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+class UnsafeCheckpointError(ValueError):
+    """A file offered as a checkpoint could run code if unpickled."""
+
+
+def load_weights_only(data: bytes, source: Path) -> Any:
+    """The object pickled in ``data`` (the bytes of ``source``), loaded to the CPU.
+
+    Raises:
+        UnsafeCheckpointError: ``data`` is no ``torch.save`` zip archive, or it names a global
+            that weights-only loading refuses (the message names it).
+        CorruptCheckpointError: the archive cannot be read.
+    """
+    if not data.startswith(ZIP_MAGIC):
+        named = _pickle_globals(data)
+        raise UnsafeCheckpointError(
+            f"{source} is not a torch.save zip archive"
+            + (f" but a pickle naming {', '.join(named)}" if named else "")
+            + "; convrec unpickles nothing else, since raw pickles and the legacy format can run "
+            "code. Use a checkpoint convrec wrote."
+        )
+    try:
+        unsafe = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(data)))
+    except (RuntimeError, ValueError) as error:
+        raise CorruptCheckpointError(
+            f"{source} is not a readable torch.save archive: {error}"
+        ) from None
+    if unsafe:
+        raise UnsafeCheckpointError(
+            f"{source} refers to {', '.join(unsafe)}, which weights-only loading does not allow: "
+            "unpickling it could run code, so it was not loaded. Use a checkpoint convrec wrote."
+        )
+    try:
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        lines = str(error).strip().splitlines() or ["no reason given"]
+        reason = next((line for line in lines if "GLOBAL" in line), lines[-1])
+        raise UnsafeCheckpointError(
+            f"{source} was refused by weights-only loading ({reason}); it was not loaded"
+        ) from None
+    except (RuntimeError, EOFError, ValueError) as error:
+        raise CorruptCheckpointError(f"{source} could not be read back: {error}") from None
+
+
+def _pickle_globals(data: bytes) -> list[str]:
+    """The globals a raw pickle names (``GLOBAL`` and ``INST`` arguments, and the two strings
+    before a ``STACK_GLOBAL``), as far as it parses."""
+    named, strings = [], []
+    with contextlib.suppress(ValueError):  # the end of what parses
+        for opcode, argument, _ in pickletools.genops(data):
+            if opcode.name in ("GLOBAL", "INST"):
+                named.append(argument.replace(" ", "."))
+            elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                named.append(f"{strings[-2]}.{strings[-1]}")
+            elif isinstance(argument, str):
+                strings.append(argument)
+    return list(dict.fromkeys(named))
