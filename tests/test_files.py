@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from convrec.files import atomic_write, remove_temporaries, write_csv, write_json, write_yaml
+from tests.renames import record_renames
 
 
 def test_a_failing_write_leaves_the_previous_file_and_no_temporary(tmp_path):
@@ -43,18 +44,7 @@ def test_a_full_disk_halfway_raises_enospc_and_leaves_the_previous_file(tmp_path
 
 
 def test_the_temporary_file_lies_beside_the_destination_not_in_tmpdir(tmp_path, monkeypatch):
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.setenv("TMPDIR", str(elsewhere))
-    monkeypatch.setattr("tempfile.tempdir", None)
-    renames = []
-    replace = os.replace
-
-    def recording_replace(source, destination):
-        renames.append((os.path.dirname(source), os.path.dirname(destination)))
-        replace(source, destination)
-
-    monkeypatch.setattr(os, "replace", recording_replace)
+    renames, elsewhere = record_renames(monkeypatch, tmp_path, "replace")
     write_json(tmp_path / "run" / "metrics.json", {"accuracy": 0.9})
     assert renames == [(str(tmp_path / "run"), str(tmp_path / "run"))]
     assert not list(elsewhere.iterdir())

@@ -19,6 +19,7 @@ from convrec.train.storage import (
     commit,
     read_committed,
 )
+from tests.renames import record_renames
 
 FILES = {"state.pt": bytes(range(256)) * 40, "extra.json": b'{"epoch": 3}'}
 
@@ -107,18 +108,7 @@ def test_a_full_disk_halfway_raises_enospc_naming_the_checkpoint_and_leaves_noth
 
 
 def test_the_temporary_folder_lies_beside_the_destination_not_in_tmpdir(tmp_path, monkeypatch):
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.setenv("TMPDIR", str(elsewhere))
-    monkeypatch.setattr("tempfile.tempdir", None)
-    renames = []
-    rename = os.rename
-
-    def recording_rename(source, destination):
-        renames.append((os.path.dirname(source), os.path.dirname(destination)))
-        rename(source, destination)
-
-    monkeypatch.setattr(os, "rename", recording_rename)
+    renames, elsewhere = record_renames(monkeypatch, tmp_path, "rename")
     commit(tmp_path / "run" / "epoch-0001", FILES)
     assert renames == [(str(tmp_path / "run"), str(tmp_path / "run"))]
     assert not list(elsewhere.iterdir())
