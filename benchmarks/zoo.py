@@ -72,7 +72,7 @@ ROWS = [
     Row("elecdemand", "forecaster", "mae", "< ARIMA, seasonal naive", "measured"),
     Row("maxwell", "gru", "rel_l2_median", "", "in-distribution test set"),
 ]
-TRANSFER = Row("mnist-few", "lenet5", "accuracy", "gain > 0", "from Fashion-MNIST, frozen")
+TRANSFER = Row("mnist-few", "lenet5", "accuracy", "gain > 0", "from Fashion-MNIST")
 
 
 @dataclass
@@ -113,27 +113,29 @@ def train_row(row: Row, seeds: list[int], out: Path) -> Result:
 
 
 def transfer_row(seeds: list[int], out: Path) -> Result:
-    """Fine-tuning from Fashion-MNIST against training from scratch, on the same few labels."""
-    gains, seconds, scratch_values, tuned_values = [], [], [], []
+    """Starting from Fashion-MNIST weights against training from scratch, on the same few labels:
+    the gain of fine-tuning the whole network, with the frozen-backbone result in the note."""
+    accuracies: dict[str, list[float]] = {"scratch": [], "frozen": [], "whole": []}
+    seconds = []
     for seed in seeds:
         source = convrec.train("fashion-mnist", "lenet5", seed=seed, out=str(out), progress=False)
-        scratch = convrec.train("mnist-few", "lenet5", seed=seed, out=str(out), progress=False)
-        tuned = convrec.train(
-            "mnist-few",
-            "lenet5",
-            seed=seed,
-            out=str(out),
-            progress=False,
-            finetune=str(source.directory),
-            freeze="backbone",
-        )
-        scratch_values.append(test_metric(scratch, "accuracy"))
-        tuned_values.append(test_metric(tuned, "accuracy"))
-        gains.append(tuned_values[-1] - scratch_values[-1])
-        seconds.append(tuned.metrics["train_seconds"])
+        variants = {
+            "scratch": {},
+            "frozen": {"finetune": str(source.directory), "freeze": "backbone"},
+            "whole": {"finetune": str(source.directory)},
+        }
+        for name, options in variants.items():
+            run = convrec.train(
+                "mnist-few", "lenet5", seed=seed, out=str(out), progress=False, **options
+            )
+            accuracies[name].append(test_metric(run, "accuracy"))
+        seconds.append(run.metrics["train_seconds"])
+    scratch, frozen, whole = (statistics.fmean(accuracies[name]) for name in accuracies)
+    pairs = zip(accuracies["whole"], accuracies["scratch"], strict=True)
+    gains = [tuned - alone for tuned, alone in pairs]
     note = (
-        f"scratch {statistics.fmean(scratch_values):.4f}, "
-        f"fine-tuned {statistics.fmean(tuned_values):.4f}, gain shown"
+        f"scratch {scratch:.4f}; whole network fine-tuned {whole:.4f} (gain shown); "
+        f"frozen backbone, head retrained {frozen:.4f}"
     )
     return Result(TRANSFER, gains, seconds, note)
 

@@ -109,7 +109,13 @@ class MNIST1D(Classification):
             "lr": 3e-3,
             "model_options": {"hidden_size": 128, "num_layers": 2, "return_sequences": False},
         },
-        "mlp": {"epochs": 60, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-4},
+        "mlp": {
+            "epochs": 120,
+            "batch_size": 64,
+            "lr": 3e-3,
+            "weight_decay": 1e-4,
+            "model_options": {"hidden_sizes": (512, 512), "dropout": 0.5},
+        },
     }
 
 
