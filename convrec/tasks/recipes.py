@@ -20,7 +20,7 @@ _IMAGE_MODELS: Recipes = {
     "mlp": {"epochs": 15, "batch_size": 128, "lr": 1e-3},
 }
 _SERIES_MODELS: Recipes = {
-    "fcn": {"epochs": 400, "batch_size": 16, "lr": 1e-3},
+    "fcn": {"epochs": 150, "batch_size": 16, "lr": 1e-3},
     "resnet": {"epochs": 150, "batch_size": 16, "lr": 1e-3},
     "gru": {
         "epochs": 150,
@@ -142,7 +142,12 @@ _series(
     _SERIES_MODELS | {"fcn": {"epochs": 40, "batch_size": 32, "lr": 3e-3}},
 )
 _series("italy-power", "ItalyPowerDemand daily load curves", "fcn")
-_series("gunpoint", "GunPoint hand movements", "fcn")
+_series(
+    "gunpoint",
+    "GunPoint hand movements",
+    "fcn",
+    _SERIES_MODELS | {"fcn": {"epochs": 400, "batch_size": 16, "lr": 1e-3}},
+)
 
 
 @register_task
