@@ -163,7 +163,8 @@ class Maxwell(Task):
         train = make(self.spec, self.sizes["train"], streams[0])
         features = self._features(raw_inputs(train))
         self.mean = features.reshape(-1, features.shape[-1]).mean(axis=0)
-        self.std = features.reshape(-1, features.shape[-1]).std(axis=0)
+        # a constant feature (one segment: one rate) is centred, not divided by zero
+        self.std = np.maximum(features.reshape(-1, features.shape[-1]).std(axis=0), 1e-8)
         tests = {
             name: self._dataset(make(spec, self.sizes["test"], stream))
             for (name, spec), stream in zip(self.test_specs().items(), streams[3:], strict=True)

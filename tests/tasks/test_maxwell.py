@@ -114,3 +114,13 @@ def test_a_fast_training_cuts_the_loss_tenfold_and_learns_the_stress(tmp_path):
         losses = [float(row["train_loss"]) for row in csv.DictReader(file)]
     assert losses[0] / losses[-1] >= 10
     assert run.metrics["test"]["in-distribution"]["rel_l2_median"] < 0.15
+
+
+def test_a_constant_feature_is_centred_not_blown_up():
+    # one history of one segment: its rate features are exactly constant
+    task = create_task(
+        "maxwell", train_size=1, validation_size=1, test_size=1, segments=1, steps_per_segment=5
+    )
+    data = task.build_data(seed=0)
+    features = torch.cat(list(data.train.inputs))
+    assert features.abs().max() < 10
