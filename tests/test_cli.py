@@ -1,8 +1,10 @@
-"""The command line: listings, a training run and what it writes, prediction, clear errors."""
+"""The command line: listings, a training run and what it writes, resuming it, prediction, clear
+errors."""
 
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -14,6 +16,8 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from convrec.cli import app, parse_settings
+from convrec.tasks.maxwell import Maxwell
+from convrec.train import run
 
 runner = CliRunner()
 SMALL = "task_options: {train_size: 32, validation_size: 8, test_size: 8, segments: 3}\n"
@@ -86,6 +90,24 @@ def run_dir(tmp_path_factory):
     assert result.exit_code == 0, result.output
     (directory,) = [path for path in out.iterdir() if path.is_dir()]
     return directory
+
+
+def test_train_resume_continues_the_run_in_its_own_directory(run_dir, tmp_path, monkeypatch):
+    """``--resume`` on a copy of the two-epoch run, for a third epoch (pictures not drawn)."""
+    monkeypatch.setattr(Maxwell, "plot", lambda self, model, data, directory: [])
+    monkeypatch.setattr(run, "plot_learning_curves", lambda history, path: path)
+    monkeypatch.setattr(run, "inspect_model", lambda model, task, dataset, directory: None)
+    directory = shutil.copytree(run_dir, tmp_path / "run")
+    before = (directory / "history.csv").read_text().splitlines()
+    arguments = ["train", "maxwell", "--resume", str(directory), "--epochs", "3", "--no-progress"]
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    assert str(directory) in "".join(result.output.split())
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["run"]
+    history = (directory / "history.csv").read_text().splitlines()
+    assert len(history) == 4 and history[:3] == before  # the header and epochs 1, 2 kept
+    assert json.loads((directory / "metrics.json").read_text())["epochs"] == 3
+    assert "epoch-0003" in {path.name for path in (directory / "checkpoints").iterdir()}
 
 
 def test_a_run_directory_holds_everything_named(run_dir):

@@ -1,9 +1,11 @@
 """Determinism on CPU (DET-1, DET-3): the same seed gives bitwise the same weights, a different
-seed different ones, and ``deterministic=True`` makes a nondeterministic operation an error."""
+seed different ones, and ``deterministic=True`` makes a nondeterministic operation an error and
+sets cuBLAS's workspace (tests/train/test_determinism.py checks each switch)."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 
 import pytest
 import torch
@@ -11,6 +13,7 @@ import torch
 from convrec.models import create
 from convrec.tasks.maxwell import Maxwell
 from convrec.train import train
+from convrec.train.determinism import CUBLAS_VARIABLE
 
 STEPS = 200
 MODELS = {  # name: (input_shape, options); the CNN has batch norm and dropout
@@ -77,12 +80,17 @@ def test_train_with_the_same_seed_writes_the_same_model_and_with_another_seed_an
 
 
 @pytest.fixture
-def restore_deterministic_mode():
-    """Put ``torch.use_deterministic_algorithms`` back as it was after the test."""
+def restore_deterministic_mode(monkeypatch):
+    """Put ``torch.use_deterministic_algorithms``, cuDNN's switches and
+    ``CUBLAS_WORKSPACE_CONFIG`` back as they were after the test."""
     enabled = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    monkeypatch.setenv(CUBLAS_VARIABLE, "")  # recorded, so the teardown restores the original
+    monkeypatch.delenv(CUBLAS_VARIABLE)
     yield
     torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
 
 
 def nondeterministic_operation() -> torch.Tensor:
@@ -109,3 +117,4 @@ def test_deterministic_training_raises_on_a_nondeterministic_operation(
     with pytest.raises(RuntimeError, match=r"put_ does not have a deterministic implementation"):
         train("maxwell", deterministic=True, out=str(tmp_path), **TINY_MAXWELL)
     assert torch.are_deterministic_algorithms_enabled()
+    assert os.environ[CUBLAS_VARIABLE] == ":4096:8" and not torch.backends.cudnn.benchmark

@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +51,11 @@ class ModelEntry:
             if parameter.name not in _BUILD_ARGUMENTS
             and parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL)
         }
+
+    def check_options(self, options: Iterable[str]) -> None:
+        """Refuse option names the builder does not take, listing those it does and close
+        matches; values are checked when the model is built."""
+        known_options(self.name, "model_options", options, list(self.options()))
 
 
 _MODELS: dict[str, ModelEntry] = {}
@@ -113,5 +118,5 @@ def create(
             f"a model that takes {input_kind} input ({suitable})",
             f"{name!r}, which takes {' or '.join(model.inputs)}",
         )
-    known_options(name, "model_options", options, list(model.options()))
+    model.check_options(options)
     return model.build(input_shape=tuple(input_shape), output_size=output_size, **options)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from torch import nn
 
@@ -202,15 +203,35 @@ def save_model(directory: Path, model: nn.Module, description: dict[str, Any]) -
 
 
 def read_model(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """The weights and the description :func:`save_model` wrote."""
+    """The weights and the description :func:`save_model` wrote; nothing is unpickled.
+
+    Raises:
+        ValueError: a file is missing, or is damaged (truncated, a bit flipped, a header out of
+            bounds) or not what its name says; the message names it.
+    """
     for name in ("model.safetensors", "model.json"):
         if not (directory / name).is_file():
             raise ValueError(
                 f"invalid value for argument `run_dir`: {directory} has no {name}; "
                 "is it a finished convrec run directory?"
             )
-    return load_file(directory / "model.safetensors"), json.loads(
-        (directory / "model.json").read_text()
+    try:
+        weights = load_file(directory / "model.safetensors")
+    except SafetensorError as error:
+        raise _damaged(directory / "model.safetensors", "safetensors file", error) from None
+    try:
+        description = json.loads((directory / "model.json").read_bytes())
+    except ValueError as error:  # not JSON, or not UTF-8
+        raise _damaged(directory / "model.json", "JSON file", error) from None
+    if not isinstance(description, dict):
+        raise _damaged(directory / "model.json", "JSON object", type(description).__name__)
+    return weights, description
+
+
+def _damaged(path: Path, expected: str, error: object) -> ValueError:
+    return ValueError(
+        f"invalid value for argument `run_dir`: expected a readable {expected} at {path}, got "
+        f"a damaged one ({error}); copy the run directory again or train anew"
     )
 
 

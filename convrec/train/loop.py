@@ -9,6 +9,10 @@ one wrapped by ``fabric.setup_dataloaders``, whose wrapper would reset the epoch
 of passes, 0 after a resume) and moves each batch to the device. A NaN or infinite training loss,
 gradient norm or validation loss stops training at once with :class:`TrainingDivergedError`,
 before the step that would apply it, and before any checkpoint of that epoch.
+
+Each epoch adds a row to ``state.history``: ``epoch``, ``train_loss`` (the mean over its steps),
+``validation_loss``, ``lr`` (the learning rate it used) and ``grad_norm_max``, the largest total
+gradient norm of its steps, measured before clipping: above ``clip_grad_norm``, clipping acted.
 """
 
 from __future__ import annotations
@@ -99,7 +103,7 @@ def fit(
         for callback in callbacks:
             callback.on_epoch_start(loop)
         train_loader.sampler.set_epoch(state.epoch)
-        losses = []
+        losses, gradient_norms = [], []
         for batch in train_loader:
             inputs, targets = fabric.to_device(batch)
             check_finite_batch(inputs, batch=state.step + 1)
@@ -110,16 +114,19 @@ def fit(
                 raise _diverged("the training loss", value, _at_step(state))
             optimizer.zero_grad(set_to_none=True)
             fabric.backward(loss)
-            if clip_grad_norm is not None:
-                norm = fabric.clip_gradients(
-                    model, optimizer, max_norm=clip_grad_norm, error_if_nonfinite=False
-                )
-                if not torch.isfinite(norm):
-                    where = f"{_at_step(state)}, with loss {value:.6g}"
-                    raise _diverged("the gradient norm", float(norm), where)
+            norm = fabric.clip_gradients(  # the norm before clipping; an infinite limit clips none
+                model,
+                optimizer,
+                max_norm=math.inf if clip_grad_norm is None else clip_grad_norm,
+                error_if_nonfinite=False,
+            )
+            if clip_grad_norm is not None and not torch.isfinite(norm):
+                where = f"{_at_step(state)}, with loss {value:.6g}"
+                raise _diverged("the gradient norm", float(norm), where)
             optimizer.step()
             state.step += 1
             losses.append(value)
+            gradient_norms.append(norm.detach())
             for callback in callbacks:
                 callback.on_batch_end(loop, value)
         learning_rate = optimizer.param_groups[0]["lr"]
@@ -140,6 +147,7 @@ def fit(
                 "train_loss": float(train_loss),
                 "validation_loss": validation,
                 "lr": learning_rate,
+                "grad_norm_max": float(torch.stack(gradient_norms).max()),
             }
         )
         for callback in callbacks:

@@ -42,7 +42,7 @@ from convrec.files import (
     write_json,
     write_yaml,
 )
-from convrec.models import create
+from convrec.models import create, entry
 from convrec.tasks import Task, create_task
 from convrec.train.callbacks import (
     Checkpointing,
@@ -60,6 +60,7 @@ from convrec.train.checkpoint import (
     save_model,
 )
 from convrec.train.config import TrainConfig, make_config, read_config_file
+from convrec.train.determinism import make_deterministic, warn_nondeterministic_dropout
 from convrec.train.loop import Callback, FitState, Loop, fit
 from convrec.train.monitor import GradientFlowMonitor, TensorBoardLogging
 from convrec.train.transfer import load_backbone
@@ -78,7 +79,12 @@ def resolve_config(
     task: str, model: str | None = None, config_file: str | Path | None = None, **options: Any
 ) -> TrainConfig:
     """Task defaults, the task's recipe for the chosen model, a config file, then explicit options
-    (later ones win; ``model_options`` are merged key by key)."""
+    (later ones win; ``model_options`` are merged key by key).
+
+    Raises:
+        ValueError: an unknown task, model or key, a task option the task refuses, or a model
+            option the model does not take; all before anything is built or written.
+    """
     task_class = type(create_task(task, **options.get("task_options", {})))
     from_file = read_config_file(config_file) if config_file is not None else {}
     explicit = {key: value for key, value in options.items() if value is not None}
@@ -90,7 +96,10 @@ def resolve_config(
     for layer in layers:
         values |= layer
         model_options |= layer.get("model_options", {})
-    return make_config(**values | {"task": task, "model": chosen, "model_options": model_options})
+    config = make_config(**values | {"task": task, "model": chosen, "model_options": model_options})
+    create_task(config.task, **config.task_options)  # refuses unknown or invalid task options
+    entry(config.model).check_options(config.model_options)
+    return config
 
 
 def train(
@@ -125,6 +134,7 @@ def train(
         config = resolve_config(task, model, Path(resume) / "config.yaml", **options)
     else:
         config = resolve_config(task, model, config_file, **options)
+    make_deterministic(config.deterministic)
     fabric = Fabric(
         accelerator=config.device,
         devices=config.devices,
@@ -133,25 +143,18 @@ def train(
         precision=config.precision,
     )
     fabric.launch()
+    resumed = None if resume is None else _resume_point(fabric, Path(resume))
+    task_object, data, network = _build(config, fabric)
+    fingerprint = _fingerprint(config, task_object)
     if resume is not None:
         directory = Path(resume)
-        resumed = _resume_point(fabric, directory)
-    else:  # one directory for all processes, named by the first
+    else:  # made once nothing can refuse the run: one for all processes, named by the first
         created = (
             _new_run_directory(Path(config.out), config.task, config)
             if fabric.is_global_zero
             else None
         )
-        directory, resumed = fabric.broadcast(created), None
-    fabric.seed_everything(config.seed, verbose=False)
-    torch.use_deterministic_algorithms(config.deterministic, warn_only=False)
-    task_object = create_task(config.task, **config.task_options)
-    data = task_object.build_data(config.seed)
-    fingerprint = _fingerprint(config, task_object)
-    torch.manual_seed(config.seed)
-    network = create(config.model, **task_object.model_arguments(), **config.model_options)
-    if config.finetune is not None:
-        load_backbone(network, Path(config.finetune))
+        directory = fabric.broadcast(created)
     optimizer = torch.optim.AdamW(
         network.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
@@ -208,6 +211,27 @@ def train(
         write_json(directory / "metrics.json", metrics)
     fabric.barrier()
     return Run(directory, config, metrics)
+
+
+def _build(config: TrainConfig, fabric: Fabric) -> tuple[Task, Any, nn.Module]:
+    """The task, its data and the model, seeded: everything that can still refuse the
+    configuration (an option value, a model that does not take the task's input), run before
+    the run directory is made, so that a run that fails to start leaves nothing behind."""
+    fabric.seed_everything(config.seed, verbose=False)
+    task = create_task(config.task, **config.task_options)
+    data = task.build_data(config.seed)
+    torch.manual_seed(config.seed)
+    network = create(config.model, **task.model_arguments(), **config.model_options)
+    if config.finetune is not None:
+        load_backbone(network, Path(config.finetune))
+    if config.gradient_flow_every is not None and not recurrent_modules(network):
+        raise ValueError(
+            "invalid value for argument `gradient_flow_every`: gradient flow through time needs "
+            f"a recurrent model, and {config.model!r} has no convrec RNN, LSTM or GRU layer"
+        )
+    if config.deterministic:
+        warn_nondeterministic_dropout(network, fabric.device)
+    return task, data, network
 
 
 def _finish(
@@ -330,11 +354,6 @@ def evaluation_loader(
 def _gradient_flow_monitor(
     config: TrainConfig, task: Task, data: Any, network: nn.Module, directory: Path
 ) -> GradientFlowMonitor:
-    if not recurrent_modules(network):
-        raise ValueError(
-            "invalid value for argument `gradient_flow_every`: gradient flow through time needs "
-            f"a recurrent model, and {config.model!r} has no convrec RNN, LSTM or GRU layer"
-        )
     device = next(network.parameters()).device
     batch = example_batch(task, data.validation, config.batch_size, device)
     return GradientFlowMonitor(batch, task.loss, config.gradient_flow_every, directory)

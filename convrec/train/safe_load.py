@@ -5,6 +5,10 @@ format) is refused unread. The archive's pickle is first scanned for globals out
 weights-only allowlist (``torch.serialization.get_unsafe_globals_in_checkpoint``), and refused
 naming them; then ``torch.load(..., weights_only=True)`` runs exactly once. There is no retry
 without ``weights_only``, the fallback that made other loaders exploitable.
+
+Weights-only unpickling is only as safe as the torch that does it: torch before 2.10 has a known
+way around it (CVE-2026-24747), so loading a checkpoint there warns with
+:class:`VulnerableTorchWarning`; upgrade torch before loading files from others.
 """
 
 from __future__ import annotations
@@ -13,18 +17,39 @@ import contextlib
 import io
 import pickle
 import pickletools
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch.torch_version import TorchVersion
 
 from convrec.train.storage import CorruptCheckpointError
 
 ZIP_MAGIC = b"PK\x03\x04"
+FIXED_TORCH = (2, 10)  # the first release without the weights-only bypass CVE-2026-24747
 
 
 class UnsafeCheckpointError(ValueError):
     """A file offered as a checkpoint could run code if unpickled."""
+
+
+class VulnerableTorchWarning(UserWarning):
+    """The installed torch has a known bypass of weights-only unpickling."""
+
+
+def warn_if_torch_is_vulnerable() -> None:
+    """Warn with :class:`VulnerableTorchWarning` if ``torch.__version__`` is below
+    :data:`FIXED_TORCH`, whose weights-only unpickling a crafted file can get around."""
+    if TorchVersion(str(torch.__version__)) < FIXED_TORCH:
+        warnings.warn(
+            f"torch {torch.__version__} has a known bypass of weights-only unpickling "
+            f"(CVE-2026-24747, fixed in torch {'.'.join(map(str, FIXED_TORCH))}): a crafted "
+            "checkpoint could run code when loaded. Load only checkpoints you wrote, or upgrade "
+            "torch with pip install 'torch>=2.10'.",
+            VulnerableTorchWarning,
+            stacklevel=3,
+        )
 
 
 def load_weights_only(data: bytes, source: Path) -> Any:
@@ -34,7 +59,11 @@ def load_weights_only(data: bytes, source: Path) -> Any:
         UnsafeCheckpointError: ``data`` is no ``torch.save`` zip archive, or it names a global
             that weights-only loading refuses (the message names it).
         CorruptCheckpointError: the archive cannot be read.
+
+    Warns:
+        VulnerableTorchWarning: torch is older than 2.10 (see :func:`warn_if_torch_is_vulnerable`).
     """
+    warn_if_torch_is_vulnerable()
     if not data.startswith(ZIP_MAGIC):
         named = _pickle_globals(data)
         raise UnsafeCheckpointError(
@@ -45,10 +74,10 @@ def load_weights_only(data: bytes, source: Path) -> Any:
         )
     try:
         unsafe = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(data)))
-    except (RuntimeError, ValueError) as error:
+    except Exception as error:  # a damaged archive or pickle fails in any of many ways
         raise CorruptCheckpointError(
-            f"{source} is not a readable torch.save archive: {error}"
-        ) from None
+            f"{source} is not a readable torch.save archive: {type(error).__name__}: {error}"
+        ) from error
     if unsafe:
         raise UnsafeCheckpointError(
             f"{source} refers to {', '.join(unsafe)}, which weights-only loading does not allow: "
@@ -62,8 +91,10 @@ def load_weights_only(data: bytes, source: Path) -> Any:
         raise UnsafeCheckpointError(
             f"{source} was refused by weights-only loading ({reason}); it was not loaded"
         ) from None
-    except (RuntimeError, EOFError, ValueError) as error:
-        raise CorruptCheckpointError(f"{source} could not be read back: {error}") from None
+    except Exception as error:  # a damaged archive or pickle fails in any of many ways
+        raise CorruptCheckpointError(
+            f"{source} could not be read back: {type(error).__name__}: {error}"
+        ) from error
 
 
 def _pickle_globals(data: bytes) -> list[str]:

@@ -1,4 +1,5 @@
-"""Configuration: defaults resolve in order; bad keys and values are refused by name."""
+"""Configuration: defaults resolve in order; bad keys and values, and model and task options
+the model or task does not take, are refused by name."""
 
 import pytest
 
@@ -38,6 +39,17 @@ def test_unknown_task_and_model_list_the_choices():
         from convrec.models import create
 
         create("grux", input_shape=(None, 1), output_size=1)
+
+
+def test_the_resolved_model_and_options_are_checked_before_anything_is_built(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown model 'grux'.*Did you mean 'gru'"):
+        resolve_config("maxwell", "grux")
+    with pytest.raises(ValueError, match=r"^gru: .*`model_options`.*Did you mean 'hidden_size'"):
+        resolve_config("maxwell", model_options={"hidden_sise": 8})
+    path = tmp_path / "config.yaml"
+    path.write_text("task_options: {train_sise: 8}\nmodel: lstm\n")
+    with pytest.raises(ValueError, match=r"^maxwell: .*got 'train_sise'.*Did you mean"):
+        resolve_config("maxwell", config_file=path)
 
 
 def test_a_config_file_must_be_a_mapping(tmp_path):

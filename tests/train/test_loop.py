@@ -1,5 +1,6 @@
 """The training loop: equal to a plain PyTorch loop; stops on patience, and on divergence in the
-very step it happens, with no checkpoint ever holding a non-finite tensor."""
+very step it happens, with no checkpoint ever holding a non-finite tensor; clipping keeps an
+exploding recurrence finite, and the gradient norm before clipping is reported."""
 
 import math
 
@@ -84,6 +85,8 @@ def test_fit_gives_bitwise_the_weights_of_a_plain_pytorch_loop():
 
 def test_history_has_one_row_per_epoch_with_the_learning_rate_used():
     _, state = fabric_run(toy_dataset())
+    columns = ["epoch", "train_loss", "validation_loss", "lr", "grad_norm_max"]
+    assert all(list(row) == columns for row in state.history)
     assert [row["epoch"] for row in state.history] == [1, 2]
     assert [row["lr"] for row in state.history] == [LR, LR / 2]
     assert all(math.isfinite(row["validation_loss"]) for row in state.history)
@@ -183,3 +186,47 @@ def test_a_nan_in_a_training_input_is_named_before_the_forward_pass():
         NonFiniteInputError, match=r"batch \d+, sample \d+.*nan at step 1, feature 2"
     ):
         fabric_run(dataset)
+
+
+def exploding_rnn_run(clip: float | None) -> tuple[Loop, torch.Tensor]:
+    """A tanh RNN whose recurrent weight is 3 times an orthogonal matrix (spectral radius 3),
+    trained 3 epochs of 4 steps of SGD at learning rate 0.5; the loop and the initial weights."""
+    torch.manual_seed(SEED)
+    model = RecurrentNet((None, 3), 1, cell="rnn", hidden_size=16, num_layers=1)
+    with torch.no_grad():
+        orthogonal, _ = torch.linalg.qr(torch.randn(16, 16))
+        model.recurrent.cells[0].weight_hh.copy_(3 * orthogonal)
+        radius = torch.linalg.eigvals(model.recurrent.cells[0].weight_hh).abs().max()
+    assert float(radius) == pytest.approx(3, rel=1e-5)
+    initial = torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+    fabric = Fabric(accelerator="cpu", devices=1)
+    model, optimizer = fabric.setup(model, optimizer)
+    loop = Loop(fabric, model, optimizer, scheduler, FitState())
+    generator = torch.Generator().manual_seed(0)
+    inputs = [torch.randn(40, 3, generator=generator) for _ in range(16)]
+    dataset = SequenceDataset(inputs, [x.cumsum(0)[:, :1] * 0.1 for x in inputs])
+    loader, validation = train_loader(dataset, 4, SEED), evaluation_loader(dataset, 4)
+    fit(loop, loader, validation, sequence_mse, 3, clip)
+    return loop, initial
+
+
+def distance_travelled(loop: Loop, initial: torch.Tensor) -> float:
+    """How far the loop's weights are from ``initial`` (all of them finite)."""
+    weights = torch.nn.utils.parameters_to_vector(loop.model.parameters()).detach()
+    assert torch.isfinite(weights).all()
+    return float(torch.linalg.vector_norm(weights - initial))
+
+
+def test_clipping_keeps_an_exploding_recurrence_finite_and_the_norm_before_clipping_is_reported():
+    """NAN-4. With SGD every clipped step moves the weights by at most lr * clip; unclipped, the
+    same run's weights travel a hundred times that bound (the control)."""
+    loop, initial = exploding_rnn_run(clip=1.0)
+    bound = loop.state.step * 0.5 * 1.0
+    assert distance_travelled(loop, initial) <= bound + 1e-4
+    norms = [row["grad_norm_max"] for row in loop.state.history]
+    assert len(norms) == 3 and norms[0] > 100  # measured before clipping to 1.0
+    assert all(math.isfinite(row["train_loss"]) for row in loop.state.history)
+    unclipped, initial = exploding_rnn_run(clip=None)
+    assert distance_travelled(unclipped, initial) > 100 * bound

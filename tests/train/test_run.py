@@ -1,25 +1,40 @@
 """Run directories: resuming from the newest checkpoint ends, bit for bit, where an uninterrupted
-run ends; a run with no checkpoint yet starts over; another run's checkpoints are refused."""
+run ends; a run with no checkpoint yet starts over; another run's checkpoints are refused; a run
+that fails to start leaves no directory; a saved model predicts, in this process and in another,
+bit for bit what it predicted before it was saved."""
 
 import shutil
+import subprocess
+import sys
+import textwrap
 
+import numpy as np
 import pytest
 import torch
 
 import convrec
+from convrec.tasks.maxwell import Maxwell
+from convrec.train import run
 from convrec.train.checkpoint import IncompatibleCheckpointError, read_checkpoint
 
 SMALL = {"train_size": 24, "validation_size": 8, "test_size": 4, "segments": 2}
+TINY = {
+    "train_size": 8,
+    "validation_size": 4,
+    "test_size": 1,
+    "segments": 2,
+    "steps_per_segment": 5,
+}
 
 
-def small_run(out, **options):
+def small_run(out, task_options=SMALL, **options):
     return convrec.train(
         "maxwell",
         batch_size=8,
         progress=False,
         out=str(out),
         model_options={"hidden_size": 8, "num_layers": 2, "dropout": 0.2},
-        task_options=SMALL,
+        task_options=task_options,
         **options,
     )
 
@@ -81,3 +96,76 @@ def test_load_gives_the_trained_model_for_prediction(one_epoch_run):
     raw = data.tests["triangles"].raw[0]
     (stress,) = trained.predict([raw])
     assert stress.shape == (len(raw),) and torch.isfinite(torch.as_tensor(stress)).all()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({"model": "gruu"}, r"unknown model 'gruu'.*Did you mean 'gru'", id="model"),
+        pytest.param(
+            {"model_options": {"hiden_size": 8}},
+            r"`model_options`.*got 'hiden_size'.*Did you mean 'hidden_size'",
+            id="model-option",
+        ),
+        pytest.param(
+            {"model_options": {"hidden_size": 0}},
+            r"`hidden_size`: expected a positive integer, got 0",
+            id="model-option-value",
+        ),
+        pytest.param(
+            {"model": "lenet5"}, r"expected a model that takes sequence input", id="input-kind"
+        ),
+        pytest.param(
+            {"task_options": {**TINY, "segments": 0}},
+            r"`segments`: expected a positive integer, got 0",
+            id="task-option-value",
+        ),
+        pytest.param(
+            {"model": "fcn", "gradient_flow_every": 1},
+            r"`gradient_flow_every`: gradient flow through time needs a recurrent model",
+            id="gradient-flow-without-recurrence",
+        ),
+    ],
+)
+def test_a_run_that_fails_to_start_leaves_no_directory(tmp_path, options, message):
+    out = tmp_path / "runs"
+    options = {"task_options": TINY, "epochs": 1, "progress": False, "out": str(out)} | options
+    with pytest.raises(ValueError, match=message):
+        convrec.train("maxwell", **options)
+    assert not out.exists()
+
+
+def test_a_saved_model_predicts_bit_for_bit_what_it_predicted_before_saving(tmp_path, monkeypatch):
+    """RES-4: the in-memory model and task (its input normalisation) just before saving, the
+    model read back in this process and in a new one give equal bits (pictures not drawn)."""
+    monkeypatch.setattr(Maxwell, "plot", lambda self, model, data, directory: [])
+    monkeypatch.setattr(run, "plot_learning_curves", lambda history, path: path)
+    monkeypatch.setattr(run, "inspect_model", lambda model, task, dataset, directory: None)
+    generator = np.random.default_rng(0)
+    rates = generator.uniform(-0.02, 0.02, size=30)
+    sequence = np.stack([1 + np.cumsum(rates * 0.5), rates, np.full(30, 0.5)], axis=-1)
+    sequences = [sequence, sequence[:11] * 1.01]  # two lengths, so one is padded
+    before = []
+    finish = run._finish
+
+    def predicting_finish(directory, config, task, model, *rest):
+        before.extend(task.predict(model.eval(), sequences))
+        return finish(directory, config, task, model, *rest)
+
+    monkeypatch.setattr(run, "_finish", predicting_finish)
+    directory = small_run(tmp_path, TINY, epochs=1).directory
+    np.save(tmp_path / "inputs.npy", np.concatenate(sequences))
+    same_process = convrec.load(directory).predict(sequences)
+    script = f"""
+        import numpy as np, convrec
+        inputs = np.load({str(tmp_path / "inputs.npy")!r})
+        predictions = convrec.load({str(directory)!r}).predict([inputs[:30], inputs[30:]])
+        np.save({str(tmp_path / "outputs.npy")!r}, np.concatenate(predictions))
+    """
+    subprocess.run([sys.executable, "-c", textwrap.dedent(script)], check=True, timeout=120)
+    new_process = np.load(tmp_path / "outputs.npy")
+    assert [len(values) for values in before] == [30, 11]
+    for again in (same_process, [new_process[:30], new_process[30:]]):
+        for expected, actual in zip(before, again, strict=True):
+            assert actual.dtype == expected.dtype
+            assert actual.tobytes() == expected.tobytes()

@@ -1,12 +1,14 @@
 """Serialization security: a crafted checkpoint is refused through every path that reads one,
 naming the offending global, and its payload never runs; ``torch.load`` runs once, weights only;
-nothing in convrec deserialises unsafely."""
+a torch with a known weights-only bypass is warned about; nothing in convrec deserialises
+unsafely."""
 
 import ast
 import builtins
 import io
 import os
 import pickle
+import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -24,7 +26,7 @@ from convrec.train.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from convrec.train.safe_load import UnsafeCheckpointError
+from convrec.train.safe_load import UnsafeCheckpointError, VulnerableTorchWarning
 from convrec.train.storage import commit
 from tests.train.checkpoint_checks import make_loop
 
@@ -175,6 +177,25 @@ def test_torch_load_runs_once_with_weights_only_and_a_refusal_is_never_retried(
     ):
         read_checkpoint(folder)
     assert [call["weights_only"] for call in calls] == [True]
+
+
+@pytest.mark.parametrize("version", ["2.9.1+cu128", "2.10.0a0+git1234", "2.4.0"])
+def test_loading_a_checkpoint_with_a_torch_that_has_the_weights_only_bypass_warns(
+    tmp_path, monkeypatch, version
+):
+    """SEC-6: torch before 2.10 has CVE-2026-24747; from 2.10 on, loading is silent (warnings
+    are errors in this suite)."""
+    folder = save_checkpoint(make_loop(), tmp_path / "epoch-0001")
+    monkeypatch.setattr(torch, "__version__", version)
+    with pytest.warns(
+        VulnerableTorchWarning,
+        match=rf"torch {re.escape(version)} has a known bypass of weights-only unpickling "
+        r"\(CVE-2026-24747, fixed in torch 2\.10\).*pip install 'torch>=2\.10'",
+    ):
+        read_checkpoint(folder)
+    for safe in ("2.10.0", "2.13.0+cpu", "3.0.0"):
+        monkeypatch.setattr(torch, "__version__", safe)
+        read_checkpoint(folder)
 
 
 def unsafe_deserialisation(source: str) -> list[str]:
