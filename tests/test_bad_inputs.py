@@ -72,6 +72,9 @@ def cli(*arguments: str) -> None:
             sys.argv = saved
 
 
+HOLD = np.c_[np.ones(4), np.zeros(4), np.ones(4)]  # a valid history: stretch 1 held for 4 s
+
+
 @functools.cache
 def maxwell_model() -> TrainedModel:
     """An untrained GRU on the maxwell task, as ``convrec.train.load`` would give it."""
@@ -266,7 +269,7 @@ CASES = [
         r"^maxwell\.predict: .*`sequence 0`", r"expected finite values of shape \(T, 3\): "
         r"stretch, stretch_rate, dt", r"got shape \(5, 2\)"),
     row("predict-nan",
-        lambda: maxwell_model().predict([np.ones((4, 3)), [[1, 0.1, 0.1], [1, math.nan, 0.1]]]),
+        lambda: maxwell_model().predict([HOLD, [[1, 0.1, 0.1], [1, math.nan, 0.1]]]),
         ValueError, r"`sequence 1`", r"expected finite values",
         r"got nan at step 1, column 'stretch_rate'"),
     row("predict-one-dimensional", lambda: maxwell_model().predict([np.ones(5)]), ValueError,

@@ -25,8 +25,15 @@ from convrec.nn.checks import fail, positive_int
 from convrec.nn.losses import sequence_mse
 from convrec.tasks.base import Task, TaskData, register_task
 from convrec.tasks.dataset import evaluating
+from convrec.tasks.envelope import Envelope
 
 RATE_SCALE = 1e-4  # per second: the signed log-rate feature is sign * log10(1 + |rate| / scale)
+COLUMNS = ("stretch", "stretch_rate", "dt")  # of a raw history (T, 3)
+# A raw history's stretch step must match ``rate * dt`` within ``RATE_RTOL`` of the step plus
+# ``STRETCH_ATOL``: generated histories agree to 1e-12, and a float32 stretch (8 ulps near 1)
+# with steps above 1e-3 of the stretch still passes.
+RATE_RTOL = 1e-3
+STRETCH_ATOL = 1e-6
 
 
 class MaxwellSet(SequenceDataset):
@@ -44,6 +51,47 @@ class MaxwellSet(SequenceDataset):
 def raw_inputs(histories: Histories) -> np.ndarray:
     """``(N, T, 3)``: stretch, stretch rate (1/s) and step duration (s) at each step."""
     return np.stack([histories.stretch, histories.stretch_rate, histories.dt], axis=-1)
+
+
+def check_history(label: str, sequence: np.ndarray) -> np.ndarray:
+    """A raw history as ``float64`` ``(T, 3)``, or ``ValueError`` naming ``label`` and the step.
+
+    The columns are those of :func:`raw_inputs`: ``lambda_j`` at the end of step ``j``,
+    ``dlambda/dt`` over step ``j`` and its duration ``dt_j``, so for ``j >= 1``
+
+        lambda_j - lambda_(j-1) = rate_j * dt_j
+
+    within ``RATE_RTOL`` of the larger side plus ``STRETCH_ATOL`` (the stretch before step 0 is
+    not part of the history, so step 0 is not checked). Every value must be finite, every
+    ``dt`` and ``lambda`` positive.
+    """
+    owner, expected = "maxwell.predict", "finite values of shape (T, 3): stretch, stretch_rate, dt"
+    sequence = np.asarray(sequence, dtype=np.float64)
+    if sequence.ndim != 2 or sequence.shape[1] != 3:
+        raise fail(owner, label, expected, f"shape {sequence.shape}")
+    if not np.isfinite(sequence).all():
+        step, column = np.argwhere(~np.isfinite(sequence))[0]
+        got = f"{sequence[step, column]} at step {step}, column {COLUMNS[column]!r}"
+        raise fail(owner, label, expected, got)
+    stretch, rate, dt = sequence.T  # each (T,)
+    for column, values in (("dt", dt), ("stretch", stretch)):
+        if (values <= 0).any():
+            step = int(np.argmax(values <= 0))
+            got = f"{column} = {values[step]} at step {step}"
+            raise fail(owner, label, f"{column} > 0 at every step", got)
+    increment, driven = np.diff(stretch), (rate * dt)[1:]  # (T - 1,) each, for steps 1 .. T-1
+    allowed = RATE_RTOL * np.maximum(np.abs(increment), np.abs(driven)) + STRETCH_ATOL
+    if (np.abs(increment - driven) > allowed).any():
+        step = int(np.argmax(np.abs(increment - driven) > allowed)) + 1
+        raise fail(
+            owner,
+            label,
+            "a stretch_rate that matches the stretch, rate_j * dt_j = stretch_j - stretch_(j-1) "
+            f"within {RATE_RTOL:g} relative + {STRETCH_ATOL:g}",
+            f"stretch_rate = {rate[step]:.6g} at step {step}, while the stretch changes at "
+            f"(stretch_j - stretch_(j-1)) / dt_j = {increment[step - 1] / dt[step]:.6g}",
+        )
+    return sequence
 
 
 def sequence_metrics(predicted: np.ndarray, true: np.ndarray, raw: np.ndarray) -> dict[str, float]:
@@ -95,7 +143,7 @@ class Maxwell(Task):
     }
     input_kind = "sequence"
     outputs_per_step = True
-    input_columns = ("stretch", "stretch_rate", "dt")
+    input_columns = COLUMNS
     output_columns = ("stress",)
 
     def __init__(
@@ -125,6 +173,7 @@ class Maxwell(Task):
         self.material = Material()
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
+        self.envelope: Envelope | None = None  # of the raw training inputs; None: unknown
 
     @property
     def input_shape(self) -> tuple[int | None, ...]:
@@ -161,6 +210,7 @@ class Maxwell(Task):
             return generate(size, spec, self.material, np.random.default_rng(stream))
 
         train = make(self.spec, self.sizes["train"], streams[0])
+        self.envelope = Envelope.of(COLUMNS, raw_inputs(train))
         features = self._features(raw_inputs(train))
         self.mean = features.reshape(-1, features.shape[-1]).mean(axis=0)
         # a constant feature (one segment: one rate) is centred, not divided by zero
@@ -218,35 +268,18 @@ class Maxwell(Task):
         return sequence_metrics(predicted, dataset.stress, dataset.raw)
 
     def predict(self, model: nn.Module, sequences: Sequence[np.ndarray]) -> list[np.ndarray]:
-        inputs = []
-        for index, sequence in enumerate(sequences):
-            sequence = np.asarray(sequence, dtype=np.float64)
-            if sequence.ndim != 2 or sequence.shape[1] != 3:
-                raise fail(
-                    "maxwell.predict",
-                    f"sequence {index}",
-                    "finite values of shape (T, 3): stretch, stretch_rate, dt",
-                    f"shape {sequence.shape}",
-                )
-            if not np.isfinite(sequence).all():
-                step, column = np.argwhere(~np.isfinite(sequence))[0]
-                raise fail(
-                    "maxwell.predict",
-                    f"sequence {index}",
-                    "finite values of shape (T, 3): stretch, stretch_rate, dt",
-                    f"{sequence[step, column]} at step {step}, column "
-                    f"{self.input_columns[column]!r}",
-                )
-            if (sequence[:, 2] <= 0).any():
-                step = int(np.argmax(sequence[:, 2] <= 0))
-                raise fail(
-                    "maxwell.predict",
-                    f"sequence {index}",
-                    "dt > 0 at every step",
-                    f"dt = {sequence[step, 2]} at step {step}",
-                )
-            inputs.append(self._model_inputs(sequence[None])[0])
-        return self._stress(model, inputs)
+        """Stress in MPa ``(T_i,)`` for each raw history ``(T_i, 3)``: stretch, rate, dt.
+
+        Refuses (``ValueError`` naming the sequence and step) a wrong shape, NaN or Inf,
+        ``dt <= 0``, ``stretch <= 0`` and a stretch rate that does not match the stretch (see
+        :func:`check_history`); warns with :class:`OutOfDistributionWarning` where a column
+        leaves the range of the training inputs.
+        """
+        checked = [check_history(f"sequence {index}", raw) for index, raw in enumerate(sequences)]
+        for index, raw in enumerate(checked):  # warn only once every sequence passed
+            if self.envelope is not None:
+                self.envelope.warn_outside("maxwell.predict", f"sequence {index}", raw)
+        return self._stress(model, [self._model_inputs(raw[None])[0] for raw in checked])
 
     def plot(self, model: nn.Module, data: TaskData, directory: Path) -> list[Path]:
         from convrec.diagnose.plots import plot_hysteresis, plot_stress_time
@@ -272,8 +305,10 @@ class Maxwell(Task):
         return {
             "mean": self.mean.tolist(),
             "std": self.std.tolist(),
+            "envelope": self.envelope.state() if self.envelope is not None else None,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.mean = np.asarray(state["mean"], dtype=np.float64)
         self.std = np.asarray(state["std"], dtype=np.float64)
+        self.envelope = Envelope.from_state(COLUMNS, state.get("envelope"))

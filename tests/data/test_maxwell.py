@@ -5,6 +5,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
 
 from convrec.data.maxwell import (
@@ -176,6 +178,71 @@ def test_the_triangles_dissipate_and_stiffen_with_rate():
     peaks = loops.stress.max(axis=1)  # rates 1e-3, 1e-2, 1e-1
     assert peaks[0] < peaks[1] < peaks[2], peaks
     assert peaks[2] < 1000.0 * 0.10  # below the elastic E * (peak - 1)
+
+
+# Properties on random piecewise-linear paths (hypothesis, seeded by derandomize).
+
+PROPERTY_SETTINGS = settings(max_examples=8, deadline=None, derandomize=True)
+SEGMENTS = st.lists(
+    st.tuples(
+        st.floats(0.9, 1.1),  # target stretch
+        st.floats(-3.0, -1.0),  # log10 |rate| in 1/s
+        st.one_of(st.just(0.0), st.floats(1.0, 100.0)),  # hold after the move, seconds
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+def piecewise_path(
+    segments: list[tuple[float, float, float]], steps: int = 20
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(stretch, stretch_rate, dt)``, each ``(1, T)``, from 1 through each target at its rate,
+    each move and hold in ``steps`` equal steps (a move shorter than 1e-4 is skipped)."""
+    rates, steps_dt, current = [], [], 1.0
+    for target, log_speed, hold in segments:
+        if abs(target - current) > 1e-4:
+            speed = 10.0**log_speed
+            rates += [np.sign(target - current) * speed] * steps
+            steps_dt += [abs(target - current) / speed / steps] * steps
+            current = target
+        if hold > 0 or not rates:
+            rates += [0.0] * steps
+            steps_dt += [max(hold, 1.0) / steps] * steps
+    rate, dt = np.array([rates]), np.array([steps_dt])
+    return 1.0 + np.cumsum(rate * dt, axis=1), rate, dt
+
+
+@PROPERTY_SETTINGS
+@given(SEGMENTS)
+def test_a_mirrored_strain_path_gives_the_mirrored_stress(segments):
+    """|sigma|^(m-1) sigma is odd, so strain epsilon = lambda - 1 -> -epsilon (the rates
+    negated, the solver's only path input) negates the stress, bit for bit."""
+    _, rate, dt = piecewise_path(segments)
+    np.testing.assert_array_equal(solve_stress(-rate, dt), -solve_stress(rate, dt))
+
+
+@PROPERTY_SETTINGS
+@given(SEGMENTS, st.floats(-3.0, -1.0))
+def test_a_closed_cycle_from_rest_does_at_least_the_stored_elastic_work(segments, log_speed):
+    """From rest, the work ``W = int sigma dlambda`` is the stored energy ``sigma^2 / (2 E)`` plus
+    the dissipated, never negative: ``W >= sigma_end^2 / (2 E) >= 0`` on the path back to 1
+    (trapezoid rule, within 1e-3 of ``int |sigma| |dlambda|``)."""
+    stretch, rate, dt = piecewise_path([*segments, (1.0, log_speed, 0.0)])
+    stress = solve_stress(rate, dt)
+    assert stretch[0, -1] == pytest.approx(1.0, abs=1e-12)
+    stretch, stress = np.c_[[1.0], stretch][0], np.c_[[0.0], stress][0]  # (T + 1,) from rest
+    middle, step = (stress[1:] + stress[:-1]) / 2, np.diff(stretch)
+    work, stored = np.sum(middle * step), stress[-1] ** 2 / (2 * Material().youngs_modulus)
+    assert work >= stored - 1e-3 * np.sum(np.abs(middle * step)), (work, stored)
+
+
+@PROPERTY_SETTINGS
+@given(SEGMENTS)
+def test_halving_the_tolerance_moves_the_stress_by_under_1e_4_sigma0(segments):
+    _, rate, dt = piecewise_path(segments)
+    change = solve_stress(rate, dt, tolerance=5e-6) - solve_stress(rate, dt)  # default 1e-5
+    assert np.abs(change).max() <= 1e-4 * Material().reference_stress
 
 
 # Paths.

@@ -1,13 +1,15 @@
 """The maxwell task: metrics, features, prediction checks, and a fast training that learns."""
 
 import csv
+import json
 
 import numpy as np
 import pytest
 import torch
 
 from convrec.tasks import create_task
-from convrec.tasks.maxwell import sequence_metrics
+from convrec.tasks.envelope import OutOfDistributionWarning
+from convrec.tasks.maxwell import check_history, sequence_metrics
 
 
 def triangle_raw(steps: int = 10, rate: float = 0.01) -> np.ndarray:
@@ -44,6 +46,12 @@ def small_task():
     return task, task.build_data(seed=0)
 
 
+@pytest.fixture(scope="module")
+def built():
+    """``small_task()`` built once for the tests that only read it."""
+    return small_task()
+
+
 def test_data_splits_are_seeded_and_standardised():
     task, data = small_task()
     features = torch.stack(data.train.inputs).reshape(-1, task.input_shape[-1])
@@ -75,15 +83,74 @@ def test_data_splits_are_seeded_and_standardised():
         (np.zeros((5, 2)), r"sequence 0`: expected finite values of shape \(T, 3\)"),
         (np.full((5, 3), np.nan), r"expected finite values.*got nan at step 0, column 'stretch'"),
         (np.c_[np.ones(5), np.zeros(5), np.zeros(5)], r"expected dt > 0 at every step"),
+        (
+            triangle_raw() - [[1.0025, 0, 0]],  # unloads to a stretch of -0.0025
+            r"expected stretch > 0 at every step, got stretch = -0\.0024\d* at step 19",
+        ),
+        (
+            triangle_raw()
+            * [[1, -1, 1]],  # the rate's sign flipped: the stretch goes the other way
+            r"stretch_rate that matches the stretch.*got stretch_rate = -0\.01 at step 1, while "
+            r"the stretch changes at \(stretch_j - stretch_\(j-1\)\) / dt_j = 0\.01",
+        ),
+        (
+            triangle_raw() * [[1, 1.01, 1]],  # a rate 1 % off at every step
+            r"stretch_rate = 0\.0101 at step 1",
+        ),
     ],
 )
-def test_predict_refuses_bad_sequences(sequence, message):
-    task, _ = small_task()
+def test_predict_refuses_bad_sequences(built, sequence, message):
+    task, _ = built
+    with pytest.raises(ValueError, match=message):
+        task.predict(tiny_model(task), [sequence])
+
+
+def tiny_model(task):
     from convrec.models import create
 
-    model = create("gru", **task.model_arguments(), hidden_size=4)
-    with pytest.raises(ValueError, match=message):
-        task.predict(model, [sequence])
+    return create("gru", **task.model_arguments(), hidden_size=4)
+
+
+def test_every_history_the_task_generates_passes_the_checks_also_in_float32(built):
+    _, data = built
+    splits = {"train": data.train, "validation": data.validation, **data.tests}
+    for name, dataset in splits.items():
+        for index, raw in enumerate(dataset.raw):
+            check_history(f"{name} {index}", raw)
+            check_history(f"{name} {index} in float32", raw.astype(np.float32))
+    assert len(splits) == 10
+
+
+def test_inputs_beyond_the_training_range_warn_with_the_feature_and_ratio(built):
+    task, data = built
+    model = tiny_model(task)
+    task.predict(model, [data.train.raw[0]])  # inside the envelope: no warning (errors on one)
+    low, high = task.envelope.state()["stretch_rate"]
+    fast = triangle_raw(rate=2 * high)[:10]  # loading only, at twice the fastest training rate
+    ratio = (2 * high - high) / (high - low)
+    with pytest.warns(OutOfDistributionWarning) as caught:
+        task.predict(model, [fast])
+    messages = [str(warning.message) for warning in caught]
+    assert len(messages) == 1, messages  # stretch and dt stay inside, only the rate leaves
+    assert "sequence 0, feature 'stretch_rate' at step 0" in messages[0]
+    assert f"extrapolation ratio of {ratio:.3g} " in messages[0]
+
+
+def test_the_envelope_is_saved_with_the_state_and_older_state_reads_as_unknown(built):
+    task, data = built
+    state = json.loads(json.dumps(task.state()))  # as model.json holds it
+    low, high = data.train.raw.reshape(-1, 3).min(0), data.train.raw.reshape(-1, 3).max(0)
+    assert state["envelope"]["dt"] == [low[2], high[2]]
+    loaded = create_task("maxwell")
+    loaded.load_state(state)
+    np.testing.assert_array_equal(loaded.envelope.high, high)
+    fast = triangle_raw(steps=1, rate=10 * high[1])  # steps as long as in training
+    with pytest.warns(OutOfDistributionWarning, match="feature 'stretch_rate'"):
+        loaded.predict(tiny_model(loaded), [fast])
+    older = create_task("maxwell")
+    older.load_state({"mean": state["mean"], "std": state["std"]})
+    assert older.envelope is None
+    older.predict(tiny_model(older), [fast])  # unknown envelope: no warning
 
 
 def test_bad_task_options_are_refused():
