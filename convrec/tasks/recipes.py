@@ -22,18 +22,14 @@ _IMAGE_MODELS: Recipes = {
 _SERIES_MODELS: Recipes = {
     "fcn": {"epochs": 150, "batch_size": 16, "lr": 1e-3},
     "resnet": {"epochs": 150, "batch_size": 16, "lr": 1e-3},
-    "gru": {
+} | {
+    cell: {
         "epochs": 150,
         "batch_size": 16,
         "lr": 3e-3,
         "model_options": {"return_sequences": False, "pooling": "mean", "num_layers": 1},
-    },
-    "lstm": {
-        "epochs": 150,
-        "batch_size": 16,
-        "lr": 3e-3,
-        "model_options": {"return_sequences": False, "pooling": "mean", "num_layers": 1},
-    },
+    }
+    for cell in ("gru", "lstm")
 }
 
 
