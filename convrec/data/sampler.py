@@ -5,6 +5,8 @@ Padding a batch to its longest member wastes the work of every shorter one. With
 shuffles, cuts the order into pools of ``pool_batches`` batches, sorts each pool by length, cuts it
 into batches, and shuffles the batches: every sample is used exactly once per epoch, batches hold
 similar lengths, and the order still changes from epoch to epoch (seeded by ``seed`` and the epoch).
+In a run of several processes each takes an equal share of every batch, so together they see the
+batches of one process.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ class BucketBatchSampler(Sampler[list[int]]):
         shuffle: shuffle (else: sort the whole set by length, in order).
         drop_last: drop the last, smaller batch of each pool.
         seed: seed of the shuffle; the epoch (``set_epoch``) is added to it.
+        num_replicas: processes sharing each batch; ``rank`` takes every ``num_replicas``-th
+            index of it, from index ``rank``. A batch smaller than ``num_replicas`` (the last of
+            a pool) is skipped, so that no process gets an empty one.
+        rank: this process, ``0..num_replicas-1``.
 
     Example:
         >>> sampler = BucketBatchSampler([5, 1, 4, 2, 3, 6], batch_size=2, shuffle=False)
@@ -43,12 +49,18 @@ class BucketBatchSampler(Sampler[list[int]]):
         shuffle: bool = True,
         drop_last: bool = False,
         seed: int = 0,
+        num_replicas: int = 1,
+        rank: int = 0,
     ) -> None:
         self.lengths = torch.as_tensor(lengths, dtype=torch.long)
         if self.lengths.dim() != 1 or len(self.lengths) == 0 or (self.lengths < 0).any():
             raise fail("BucketBatchSampler", "lengths", "a non-empty list of lengths >= 0", lengths)
         self.batch_size = positive_int("BucketBatchSampler", "batch_size", batch_size)
         self.pool_batches = positive_int("BucketBatchSampler", "pool_batches", pool_batches)
+        self.num_replicas = positive_int("BucketBatchSampler", "num_replicas", num_replicas)
+        if not 0 <= rank < num_replicas:
+            raise fail("BucketBatchSampler", "rank", f"0..{num_replicas - 1}", rank)
+        self.rank = rank
         self.shuffle, self.drop_last, self.seed, self.epoch = shuffle, drop_last, seed, 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -63,16 +75,22 @@ class BucketBatchSampler(Sampler[list[int]]):
         return list(order.split(self.batch_size * self.pool_batches))
 
     def __iter__(self) -> Iterator[list[int]]:
+        return iter(batch[self.rank :: self.num_replicas] for batch in self._global_batches())
+
+    def _global_batches(self) -> list[list[int]]:
+        """The epoch's batches of all processes together."""
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         batches = []
         for pool in self._pools(generator):
             by_length = pool[torch.argsort(self.lengths[pool], stable=True)]
-            for batch in by_length.split(self.batch_size):
-                if len(batch) == self.batch_size or not self.drop_last:
-                    batches.append(batch.tolist())
+            batches.extend(batch.tolist() for batch in by_length.split(self.batch_size))
         if self.shuffle:
             batches = [batches[i] for i in torch.randperm(len(batches), generator=generator)]
-        return iter(batches)
+        return [batch for batch in batches if len(batch) >= self._smallest_batch]
+
+    @property
+    def _smallest_batch(self) -> int:
+        return self.batch_size if self.drop_last else self.num_replicas
 
     def __len__(self) -> int:
         if not self.shuffle:
@@ -80,6 +98,6 @@ class BucketBatchSampler(Sampler[list[int]]):
         else:
             size = self.batch_size * self.pool_batches
             pools = [size] * (len(self.lengths) // size) + [len(self.lengths) % size]
-        if self.drop_last:
-            return sum(pool // self.batch_size for pool in pools)
-        return sum(-(-pool // self.batch_size) for pool in pools)
+        full = sum(pool // self.batch_size for pool in pools)
+        last = sum(pool % self.batch_size >= self._smallest_batch for pool in pools)
+        return full + last

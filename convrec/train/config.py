@@ -20,6 +20,8 @@ class TrainConfig(BaseModel):
     every ``N`` epochs on a fixed validation batch; ``logger='tensorboard'`` also writes the
     history as TensorBoard scalars (``pip install 'convrec[tensorboard]'``).
 
+    ``bucket_by_length`` batches training sequences of similar length, which cuts the padding of
+    long-tailed lengths (PLAID: 100 to 1344 steps).
     ``batch_size`` is the global batch: with ``devices * num_nodes`` processes each takes an
     equal share, so a distributed run sees the same batches as a single process.
     """
@@ -37,6 +39,7 @@ class TrainConfig(BaseModel):
     schedule: Literal["cosine", "constant"] = "cosine"
     warmup_epochs: int = Field(0, ge=0)
     clip_grad_norm: float | None = Field(1.0, gt=0)
+    bucket_by_length: bool = False
     patience: int | None = Field(None, ge=1)
     seed: int = 0
     deterministic: bool = False

@@ -102,7 +102,7 @@ def fit(
         model.train()
         for callback in callbacks:
             callback.on_epoch_start(loop)
-        train_loader.sampler.set_epoch(state.epoch)
+        set_epoch(train_loader, state.epoch)
         losses, gradient_norms = [], []
         for batch in train_loader:
             inputs, targets = fabric.to_device(batch)
@@ -155,6 +155,12 @@ def fit(
     for callback in callbacks:
         callback.on_fit_end(loop)
     return state
+
+
+def set_epoch(loader: DataLoader, epoch: int) -> None:
+    """Give the loader's shuffling sampler (of batches or of samples) the epoch's order."""
+    batches = loader.batch_sampler
+    (batches if hasattr(batches, "set_epoch") else loader.sampler).set_epoch(epoch)
 
 
 def _at_step(state: FitState) -> str:

@@ -31,7 +31,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 import convrec
+from convrec.data.sampler import BucketBatchSampler
 from convrec.data.sequences import collate_padded
+from convrec.data.splits import Pairs
 from convrec.diagnose.gradient_flow import recurrent_modules
 from convrec.diagnose.inspection import example_batch, inspect_model
 from convrec.diagnose.plots import plot_learning_curves
@@ -170,6 +172,7 @@ def train(
         task_object.collate,
         fabric.world_size,
         fabric.global_rank,
+        config.bucket_by_length,
     )
     validation_loader = fabric.setup_dataloaders(
         evaluation_loader(data.validation, config.batch_size, task_object.collate),
@@ -329,16 +332,30 @@ def train_loader(
     collate: Callable = collate_padded,
     world_size: int = 1,
     rank: int = 0,
+    bucket_by_length: bool = False,
 ) -> DataLoader:
-    """Shuffled by ``seed + epoch`` (call ``sampler.set_epoch``); each of ``world_size`` processes
-    takes every ``world_size``-th sample of that order and ``batch_size / world_size`` per step,
-    so together they see the single-process batches."""
+    """Shuffled by ``seed + epoch`` (call :func:`~convrec.train.loop.set_epoch`); each of
+    ``world_size`` processes takes every ``world_size``-th sample of that order and
+    ``batch_size / world_size`` per step, so together they see the single-process batches.
+    ``bucket_by_length`` batches sequences of similar length (:class:`BucketBatchSampler`),
+    which cuts the padding of long-tailed lengths."""
+    if bucket_by_length:
+        batches = BucketBatchSampler(
+            sequence_lengths(dataset), batch_size, seed=seed, num_replicas=world_size, rank=rank
+        )
+        return DataLoader(dataset, batch_sampler=batches, collate_fn=collate)
     sampler = DistributedSampler(
         dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed
     )
     return DataLoader(
         dataset, batch_size=batch_size // world_size, sampler=sampler, collate_fn=collate
     )
+
+
+def sequence_lengths(dataset: Dataset) -> list[int]:
+    """The length (first axis) of each input of ``dataset``."""
+    inputs = dataset.inputs if isinstance(dataset, Pairs) else (item[0] for item in dataset)
+    return [len(item) for item in inputs]
 
 
 def evaluation_loader(

@@ -53,6 +53,28 @@ def test_order_is_seeded_and_changes_with_the_epoch():
     assert list(first) != list(again)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.integers(0, 300), min_size=1, max_size=120), st.integers(1, 4), st.integers(1, 4)
+)
+def test_processes_share_each_batch_of_one_process(lengths, per_process, processes):
+    batch_size = per_process * processes
+    single = list(BucketBatchSampler(lengths, batch_size, 2, seed=5))
+    shares = [
+        list(BucketBatchSampler(lengths, batch_size, 2, seed=5, num_replicas=processes, rank=rank))
+        for rank in range(processes)
+    ]
+    kept = [batch for batch in single if len(batch) >= processes]
+    assert all(len(share) == len(kept) for share in shares)
+    for step, batch in enumerate(kept):
+        together = sorted(index for share in shares for index in share[step])
+        assert together == sorted(batch)
+        assert all(share[step] for share in shares)
+    assert len(shares[0]) == len(
+        BucketBatchSampler(lengths, batch_size, 2, seed=5, num_replicas=processes)
+    )
+
+
 @pytest.mark.parametrize(
     ("arguments", "match"),
     [
@@ -60,6 +82,8 @@ def test_order_is_seeded_and_changes_with_the_epoch():
         (([1, -2], 4), "`lengths`"),
         (([1, 2], 0), "`batch_size`: expected a positive integer, got 0"),
         (([1, 2], 2, 0), "`pool_batches`"),
+        (([1, 2], 2, 1, True, False, 0, 0), "`num_replicas`"),
+        (([1, 2], 2, 1, True, False, 0, 2, 2), "`rank`: expected 0..1, got 2"),
     ],
 )
 def test_bad_arguments_are_refused(arguments, match):

@@ -16,7 +16,7 @@ from convrec.nn import Padded
 from convrec.nn.losses import sequence_mse
 from convrec.train.callbacks import Checkpointing, EarlyStopping
 from convrec.train.checkpoint import checkpoint_folders, read_checkpoint
-from convrec.train.loop import FitState, Loop, TrainingDivergedError, fit
+from convrec.train.loop import FitState, Loop, TrainingDivergedError, fit, set_epoch
 from convrec.train.run import evaluation_loader, train_loader
 
 SEED, EPOCHS, BATCH, LR, CLIP = 3, 2, 4, 1e-2, 0.5
@@ -230,3 +230,23 @@ def test_clipping_keeps_an_exploding_recurrence_finite_and_the_norm_before_clipp
     assert all(math.isfinite(row["train_loss"]) for row in loop.state.history)
     unclipped, initial = exploding_rnn_run(clip=None)
     assert distance_travelled(unclipped, initial) > 100 * bound
+
+
+def test_a_bucketed_loader_groups_similar_lengths_in_the_order_of_the_epoch():
+    dataset = toy_dataset(60)
+
+    def epoch_batches(loader, epoch):
+        set_epoch(loader, epoch)
+        return [inputs.lengths.tolist() for inputs, _ in loader]
+
+    bucketed = train_loader(dataset, 4, SEED, bucket_by_length=True)
+    first = epoch_batches(bucketed, 1)
+    assert epoch_batches(bucketed, 1) == first
+    assert epoch_batches(bucketed, 2) != first
+    every_length = [length for batch in first for length in batch]
+    assert sorted(every_length) == sorted(len(item[0]) for item in dataset)
+
+    def spread(batches):
+        return sum(max(lengths) - min(lengths) for lengths in batches)
+
+    assert spread(first) < 0.5 * spread(epoch_batches(train_loader(dataset, 4, SEED), 1))

@@ -44,9 +44,11 @@ def one_epoch_run(tmp_path_factory):
     return small_run(tmp_path_factory.mktemp("runs"), epochs=1)
 
 
-def test_resume_continues_from_the_newest_checkpoint_bit_for_bit(tmp_path):
-    whole = small_run(tmp_path / "whole", epochs=3, schedule="constant")
-    first = small_run(tmp_path / "parts", epochs=2, schedule="constant")
+@pytest.mark.parametrize("bucket_by_length", [False, True])
+def test_resume_continues_from_the_newest_checkpoint_bit_for_bit(tmp_path, bucket_by_length):
+    options = {"schedule": "constant", "bucket_by_length": bucket_by_length}
+    whole = small_run(tmp_path / "whole", epochs=3, **options)
+    first = small_run(tmp_path / "parts", epochs=2, **options)
     leftovers = [
         first.directory / ".history.csv.k2j4.tmp",
         first.directory / "checkpoints" / ".epoch-0003.x8a1.tmp",
