@@ -135,7 +135,10 @@ _series(
     "plaid",
     "PLAID appliance current signatures (variable length)",
     "fcn",
-    _SERIES_MODELS | {"fcn": {"epochs": 40, "batch_size": 32, "lr": 3e-3}},
+    {
+        name: options | {"bucket_by_length": True, "epochs": 40}
+        for name, options in _SERIES_MODELS.items()
+    },
 )
 _series("italy-power", "ItalyPowerDemand daily load curves", "fcn")
 _series(
