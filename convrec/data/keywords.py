@@ -54,7 +54,7 @@ UNKNOWN = "_unknown_"
 SILENCE = "_silence_"
 LEVEL_DB = (-30.0, -15.0)  # speech RMS in dB full scale
 INT16_SCALE = 32767.0
-DEFAULT_CLIPS_PER_CLASS = {"train": 200, "validation": 50, "test": 50}
+DEFAULT_CLIPS_PER_CLASS = {"train": 600, "validation": 50, "test": 50}
 DEFAULT_RECORDINGS = {"train": 1000, "validation": 200, "test": 200}
 
 
@@ -123,7 +123,7 @@ class KeywordSpotting(SpokenDataset):
             Commands words).
         unknown_words: words drawn uniformly for class ``K`` (``_unknown_``); none may be a
             keyword (default: the Speech Commands auxiliary words and digits).
-        clips_per_class: clips of each class (default: 200 for train, 50 otherwise).
+        clips_per_class: clips of each class (default: 600 for train, 50 otherwise).
         seed: the seed of every random draw; the same seed gives identical arrays.
         voices: the voice pool the splits are cut from (default: 7 accents x 12 variants).
         snr_db: ``(low, high)`` signal-to-noise ratio in dB.
