@@ -3,6 +3,8 @@ classification, forecasting and language modelling share.
 
 Inputs are standardised per channel with statistics of the training split only (images: per
 colour channel; sequences: per feature over every valid step); token ids are left as they are.
+Collections whose amplitudes span orders of magnitude (PLAID's currents) first standardise every
+series on its own, as the UCR archive does for most of its datasets.
 """
 
 from __future__ import annotations
@@ -54,6 +56,14 @@ def channel_statistics(inputs: Tensor | Sequence[Tensor], kind: str) -> tuple[Te
     return mean.float(), std.clamp_min(1e-8).float()
 
 
+def each_series_standardised(series: Tensor) -> Tensor:
+    """``(T, F)`` or ``(N, T, F)`` with every feature of every series at mean 0 and standard
+    deviation 1 over its steps (a constant feature becomes 0)."""
+    mean = series.mean(dim=-2, keepdim=True)
+    std = series.std(dim=-2, keepdim=True, correction=0)
+    return (series - mean) / std.clamp_min(1e-8)
+
+
 def standardised(pairs: Pairs, mean: Tensor, std: Tensor) -> Pairs:
     """The pairs with inputs ``(x - mean) / std``."""
     if isinstance(pairs.inputs, Tensor):
@@ -64,6 +74,10 @@ def standardised(pairs: Pairs, mean: Tensor, std: Tensor) -> Pairs:
 class DatasetTask(Task):
     """A task whose splits come from ``load_dataset(dataset)``; the test set is its test split.
 
+    ``standardise`` scales inputs per channel with the training split's statistics;
+    ``standardise_each_series`` first scales every series by its own (both in training and at
+    prediction).
+
     Args:
         root: a folder of the dataset's original files, instead of the data directory.
         **dataset_options: the loader's own options (over ``dataset_defaults``).
@@ -72,6 +86,7 @@ class DatasetTask(Task):
     dataset: ClassVar[str]
     dataset_defaults: ClassVar[dict[str, Any]] = {}
     standardise: ClassVar[bool] = True
+    standardise_each_series: ClassVar[bool] = False
 
     @classmethod
     def options(cls) -> tuple[str, ...] | None:
@@ -123,7 +138,7 @@ class DatasetTask(Task):
     def build_data(self, seed: int) -> TaskData:
         self.splits = load_dataset(self.dataset, root=self.root, seed=seed, **self.dataset_options)
         parts = {
-            split: self.inputs_of(getattr(self.splits, split))
+            split: self._each_series(self.inputs_of(getattr(self.splits, split)))
             for split in ("train", "validation", "test")
         }
         train_inputs = parts["train"].inputs
@@ -139,6 +154,13 @@ class DatasetTask(Task):
                 split: standardised(pairs, self.mean, self.std) for split, pairs in parts.items()
             }
         return TaskData(parts["train"], parts["validation"], {"test": parts["test"]})
+
+    def _each_series(self, pairs: Pairs) -> Pairs:
+        if not self.standardise_each_series:
+            return pairs
+        if isinstance(pairs.inputs, Tensor):
+            return Pairs(each_series_standardised(pairs.inputs), pairs.targets)
+        return Pairs([each_series_standardised(item) for item in pairs.inputs], pairs.targets)
 
     def learn_targets(self, splits: Splits) -> None:
         """Keep what the targets need at prediction time (class names, a vocabulary)."""
@@ -160,6 +182,8 @@ class DatasetTask(Task):
                     f"finite values of shape {_shape_text(expected)}",
                     f"shape {tuple(item.shape)}" + ("" if numeric_ok else " with NaN or Inf"),
                 )
+            if self.standardise_each_series:
+                item = each_series_standardised(item.float())
             if self.mean is not None:
                 item = (item.float() - self.mean) / self.std
             items.append(item)

@@ -115,7 +115,13 @@ class MNIST1D(Classification):
     }
 
 
-def _series(name: str, title: str, model: str, models: Recipes = _SERIES_MODELS) -> None:
+def _series(
+    name: str,
+    title: str,
+    model: str,
+    models: Recipes = _SERIES_MODELS,
+    standardise_each_series: bool = False,
+) -> None:
     """Register a time-series classification recipe on the dataset ``name``."""
     attributes = {
         "__doc__": f"{title} (UCR/UEA archive, sktime's copy).",
@@ -124,6 +130,7 @@ def _series(name: str, title: str, model: str, models: Recipes = _SERIES_MODELS)
         "dataset": name,
         "default_model": model,
         "models": models,
+        "standardise_each_series": standardise_each_series,
     }
     class_name = "".join(part.title() for part in name.split("-"))
     register_task(type(class_name, (Classification,), attributes))
@@ -139,6 +146,7 @@ _series(
         name: options | {"bucket_by_length": True, "epochs": 40}
         for name, options in _SERIES_MODELS.items()
     },
+    standardise_each_series=True,  # currents from 0.01 to 460 A: one scale would flatten most
 )
 _series("italy-power", "ItalyPowerDemand daily load curves", "fcn")
 _series(

@@ -10,7 +10,7 @@ from convrec.data.splits import Pairs
 from convrec.models import create
 from convrec.tasks import create_task
 from convrec.tasks.classification import classification_metrics, few_labels
-from convrec.tasks.dataset import channel_statistics, shape_of
+from convrec.tasks.dataset import channel_statistics, each_series_standardised, shape_of
 
 
 def _fetched(source):
@@ -67,6 +67,36 @@ def test_a_reloaded_classifier_predicts_raw_series_as_in_evaluation():
         reloaded.predict(model, [np.full((24, 1), np.nan)])
     with pytest.raises(ValueError, match=r"shape \(24, 1\), got shape \(23, 1\)"):
         reloaded.predict(model, [np.zeros((23, 1))])
+
+
+def test_each_series_standardised_forgets_its_scale_and_offset():
+    series = torch.randn(4, 9, 3, generator=torch.Generator().manual_seed(0))
+    scaled = each_series_standardised(series * 1000 + 7)
+    torch.testing.assert_close(scaled, each_series_standardised(series), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(scaled.mean(dim=1), torch.zeros(4, 3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(scaled.std(dim=1, correction=0), torch.ones(4, 3))
+    torch.testing.assert_close(each_series_standardised(series[0]), scaled[0], atol=1e-5, rtol=1e-4)
+    assert each_series_standardised(torch.full((5, 1), 3.0)).eq(0).all()
+
+
+def test_plaid_standardises_each_series_in_training_and_prediction():
+    _fetched("ucr")
+    task = create_task("plaid")
+    data = task.build_data(seed=0)
+    amplitudes = [float(item.abs().max()) for item in task.splits.test.inputs]
+    assert max(amplitudes) / min(amplitudes) > 1e3  # why the recipe scales series one by one
+    for item in data.train.inputs[:20]:
+        assert abs(float(item.mean())) < 1e-3 and abs(float(item.std(correction=0)) - 1) < 1e-2
+    torch.manual_seed(0)
+    model = create("fcn", **task.model_arguments(), widths=(4, 4, 4)).eval()
+    reloaded = create_task("plaid")
+    reloaded.load_state(task.state())
+    raw = [task.splits.test.inputs[index].numpy() for index in range(4)]
+    probabilities = np.stack(reloaded.predict(model, raw))
+    louder = np.stack(reloaded.predict(model, [series * 100 for series in raw]))
+    logits, _ = task.outputs(model, data.tests["test"])
+    np.testing.assert_allclose(probabilities, logits[:4].softmax(dim=1).numpy(), atol=1e-5)
+    np.testing.assert_allclose(louder, probabilities, atol=1e-5)
 
 
 def test_forecasts_come_back_in_the_series_units():
