@@ -182,9 +182,10 @@ def machine() -> str:
 HEADER = ["task", "model", "metric", "mean", "spread", "goal", "anchor", "train s"]
 
 
-def markdown(results: list[Result], command: str) -> str:
+def markdown(results: list[Result], command: str, measured_revision: str) -> str:
+    """The table with its date, the ``measured_revision``, the machine and the command."""
     lines = [
-        f"- Date {date.today()}; revision {revision()}; {machine()}.",
+        f"- Date {date.today()}; revision {measured_revision}; {machine()}.",
         f"- Command: `{command}`",
         "",
         "| " + " | ".join(HEADER) + " |",
@@ -216,6 +217,7 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, help="write the table as Markdown here")
     parser.add_argument("--json", type=Path, help="write every measured value here")
     arguments = parser.parse_args()
+    measured_revision = revision()  # now: the checkout may move on during a long run
     console = Console()
     rows = chosen_rows([name for name in arguments.rows if name != "transfer"])
     transfer = not arguments.rows or "transfer" in arguments.rows
@@ -224,7 +226,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         out = arguments.out or Path(temporary)
         results = run(rows, list(range(arguments.seeds)), transfer, out, console.print)
-    table = Table(*HEADER, title=f"convrec zoo, revision {revision()}")
+    table = Table(*HEADER, title=f"convrec zoo, revision {measured_revision}")
     for result in results:
         table.add_row(*result.cells())
     console.print(table)
@@ -232,7 +234,7 @@ def main() -> None:
         [f"--seeds {arguments.seeds}", *(["--rows", *arguments.rows] if arguments.rows else [])]
     )
     if arguments.markdown:
-        arguments.markdown.write_text(markdown(results, command))
+        arguments.markdown.write_text(markdown(results, command, measured_revision))
     if arguments.json:
         records = [
             {
