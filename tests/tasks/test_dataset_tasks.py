@@ -1,6 +1,8 @@
 """The dataset-backed tasks: standardisation, few labels, metrics, prediction after a reload
 from ``state()``, forecasts in the series' units, and text generation."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -50,23 +52,33 @@ def test_classification_metrics_on_known_predictions():
     assert metrics["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
 
 
-def test_a_reloaded_classifier_predicts_raw_series_as_in_evaluation():
+def _reloaded_series_classifier(name, count):
+    """A UCR task with its data, a small FCN, the task rebuilt from its state, the first
+    ``count`` raw test series, and their class probabilities as evaluation computes them."""
     _fetched("ucr")
-    task = create_task("italy-power")
+    task = create_task(name)
     data = task.build_data(seed=0)
     torch.manual_seed(0)
     model = create("fcn", **task.model_arguments(), widths=(4, 4, 4)).eval()
-    reloaded = create_task("italy-power")
+    reloaded = create_task(name)
     reloaded.load_state(task.state())
-    raw = [task.splits.test.inputs[index].numpy() for index in range(5)]
-    probabilities = np.stack(reloaded.predict(model, raw))
+    raw = [task.splits.test.inputs[index].numpy() for index in range(count)]
     logits, _ = task.outputs(model, data.tests["test"])
-    np.testing.assert_allclose(probabilities, logits[:5].softmax(dim=1).numpy(), atol=1e-5)
+    evaluated = logits[:count].softmax(dim=1).numpy()
+    return SimpleNamespace(
+        task=task, data=data, model=model, reloaded=reloaded, raw=raw, evaluated=evaluated
+    )
+
+
+def test_a_reloaded_classifier_predicts_raw_series_as_in_evaluation():
+    case = _reloaded_series_classifier("italy-power", 5)
+    probabilities = np.stack(case.reloaded.predict(case.model, case.raw))
+    np.testing.assert_allclose(probabilities, case.evaluated, atol=1e-5)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
     with pytest.raises(ValueError, match=r"italy-power.predict: .*`input 0`: expected finite"):
-        reloaded.predict(model, [np.full((24, 1), np.nan)])
+        case.reloaded.predict(case.model, [np.full((24, 1), np.nan)])
     with pytest.raises(ValueError, match=r"shape \(24, 1\), got shape \(23, 1\)"):
-        reloaded.predict(model, [np.zeros((23, 1))])
+        case.reloaded.predict(case.model, [np.zeros((23, 1))])
 
 
 def test_each_series_standardised_forgets_its_scale_and_offset():
@@ -80,22 +92,14 @@ def test_each_series_standardised_forgets_its_scale_and_offset():
 
 
 def test_plaid_standardises_each_series_in_training_and_prediction():
-    _fetched("ucr")
-    task = create_task("plaid")
-    data = task.build_data(seed=0)
-    amplitudes = [float(item.abs().max()) for item in task.splits.test.inputs]
+    case = _reloaded_series_classifier("plaid", 4)
+    amplitudes = [float(series.abs().max()) for series in case.task.splits.test.inputs]
     assert max(amplitudes) / min(amplitudes) > 1e3  # why the recipe scales series one by one
-    for item in data.train.inputs[:20]:
+    for item in case.data.train.inputs[:20]:
         assert abs(float(item.mean())) < 1e-3 and abs(float(item.std(correction=0)) - 1) < 1e-2
-    torch.manual_seed(0)
-    model = create("fcn", **task.model_arguments(), widths=(4, 4, 4)).eval()
-    reloaded = create_task("plaid")
-    reloaded.load_state(task.state())
-    raw = [task.splits.test.inputs[index].numpy() for index in range(4)]
-    probabilities = np.stack(reloaded.predict(model, raw))
-    louder = np.stack(reloaded.predict(model, [series * 100 for series in raw]))
-    logits, _ = task.outputs(model, data.tests["test"])
-    np.testing.assert_allclose(probabilities, logits[:4].softmax(dim=1).numpy(), atol=1e-5)
+    probabilities = np.stack(case.reloaded.predict(case.model, case.raw))
+    louder = np.stack(case.reloaded.predict(case.model, [series * 100 for series in case.raw]))
+    np.testing.assert_allclose(probabilities, case.evaluated, atol=1e-5)
     np.testing.assert_allclose(louder, probabilities, atol=1e-5)
 
 
