@@ -21,7 +21,8 @@ class TrainConfig(BaseModel):
     history as TensorBoard scalars (``pip install 'convrec[tensorboard]'``).
 
     ``bucket_by_length`` batches training sequences of similar length, which cuts the padding of
-    long-tailed lengths (PLAID: 100 to 1344 steps).
+    long-tailed lengths (PLAID: 100 to 1344 steps); see :func:`convrec.train.run.train_loader`
+    for how processes share those batches.
     ``batch_size`` is the global batch: with ``devices * num_nodes`` processes each takes an
     equal share, so a distributed run sees the same batches as a single process.
     """

@@ -338,7 +338,8 @@ def train_loader(
     ``world_size`` processes takes every ``world_size``-th sample of that order and
     ``batch_size / world_size`` per step, so together they see the single-process batches.
     ``bucket_by_length`` batches sequences of similar length (:class:`BucketBatchSampler`),
-    which cuts the padding of long-tailed lengths."""
+    which cuts the padding of long-tailed lengths; with several processes a pool's last, short
+    batch is then shared unevenly, or skipped when it has fewer samples than processes."""
     if bucket_by_length:
         batches = BucketBatchSampler(
             sequence_lengths(dataset), batch_size, seed=seed, num_replicas=world_size, rank=rank
@@ -354,8 +355,9 @@ def train_loader(
 
 def sequence_lengths(dataset: Dataset) -> list[int]:
     """The length (first axis) of each input of ``dataset``."""
-    inputs = dataset.inputs if isinstance(dataset, Pairs) else (item[0] for item in dataset)
-    return [len(item) for item in inputs]
+    if isinstance(dataset, Pairs):
+        return [len(item) for item in dataset.inputs]
+    return [len(dataset[index][0]) for index in range(len(dataset))]
 
 
 def evaluation_loader(
@@ -424,10 +426,12 @@ def _resume_point(fabric: Fabric, directory: Path) -> tuple[Path, dict[str, Any]
 def _fingerprint(config: TrainConfig, task: Task) -> dict[str, Any]:
     """What a resumed run must share with its checkpoints: the task, its options and the data it
     built (the SHA-256 of its normalisation or vocabulary), the model and its options, the seed,
-    the batch size and the optimizer's settings. Others (``epochs``, ``patience``, the schedule)
-    may change on resume."""
+    the batch size and how batches are formed, and the optimizer's settings. Others (``epochs``,
+    ``patience``, the schedule) may change on resume."""
     task_state = json.dumps(task.state(), sort_keys=True).encode()
-    return {
+    # Named only when set, so that runs from before the option still resume.
+    batching = {"bucket_by_length": True} if config.bucket_by_length else {}
+    return batching | {
         "task": config.task,
         "task_options": config.task_options,
         "task_state_sha256": hashlib.sha256(task_state).hexdigest(),
