@@ -75,8 +75,8 @@ class DatasetTask(Task):
     """A task whose splits come from ``load_dataset(dataset)``; the test set is its test split.
 
     ``standardise`` scales inputs per channel with the training split's statistics;
-    ``standardise_each_series`` first scales every series by its own (both in training and at
-    prediction).
+    ``standardise_each_series`` first scales every ``(T, F)`` series by its own, in training and
+    in :meth:`model_inputs` (saved in :meth:`state`).
 
     Args:
         root: a folder of the dataset's original files, instead of the data directory.
@@ -86,7 +86,7 @@ class DatasetTask(Task):
     dataset: ClassVar[str]
     dataset_defaults: ClassVar[dict[str, Any]] = {}
     standardise: ClassVar[bool] = True
-    standardise_each_series: ClassVar[bool] = False
+    standardise_each_series: bool = False
 
     @classmethod
     def options(cls) -> tuple[str, ...] | None:
@@ -196,6 +196,7 @@ class DatasetTask(Task):
         return batched_outputs(model, dataset, self.collate)
 
     def state(self) -> dict[str, Any]:
+        # "each_series" only when set: the state of every other task, and its hash, stay as before.
         return {
             "kind": self.kind,
             "shape": list(self.input_shape),
@@ -203,13 +204,14 @@ class DatasetTask(Task):
             "vocab_size": self.vocab_size,
             "mean": None if self.mean is None else self.mean.tolist(),
             "std": None if self.std is None else self.std.tolist(),
-        }
+        } | ({"each_series": True} if self.standardise_each_series else {})
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.kind = state["kind"]
         self.shape = tuple(state["shape"])
         self.variable_length = state["variable_length"]
         self.vocab_size = state["vocab_size"]
+        self.standardise_each_series = state.get("each_series", False)
         if state["mean"] is not None:
             self.mean = torch.tensor(state["mean"], dtype=torch.float32)
             self.std = torch.tensor(state["std"], dtype=torch.float32)

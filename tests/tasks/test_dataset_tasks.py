@@ -101,6 +101,15 @@ def test_plaid_standardises_each_series_in_training_and_prediction():
     louder = np.stack(case.reloaded.predict(case.model, [series * 100 for series in case.raw]))
     np.testing.assert_allclose(probabilities, case.evaluated, atol=1e-5)
     np.testing.assert_allclose(louder, probabilities, atol=1e-5)
+    state_before_the_option = {
+        key: value for key, value in case.task.state().items() if key != "each_series"
+    }
+    older = create_task("plaid")
+    older.load_state(state_before_the_option)
+    assert not older.standardise_each_series
+    italy = create_task("italy-power")
+    italy.build_data(seed=0)
+    assert "each_series" not in italy.state()
 
 
 def test_forecasts_come_back_in_the_series_units():
