@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 
-def revision() -> str:
-    """The short git hash of the checkout, with ``+changes`` when tracked files differ from it;
-    ``unknown`` outside git."""
+def revision(checkout: Path = Path(__file__).parent) -> str:
+    """The short git hash of ``checkout`` (default: the one this file is in), with ``+changes``
+    when tracked files differ from it; ``unknown`` outside git."""
     try:
-        commit = _git("rev-parse", "--short", "HEAD")
-        changed = _git("status", "--porcelain", "--untracked-files=no")
+        commit = _git(checkout, "rev-parse", "--short", "HEAD")
+        changed = _git(
+            checkout, "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("+changes" if changed else "")
 
 
-def _git(*arguments: str) -> str:
+def _git(checkout: Path, *arguments: str) -> str:
     return subprocess.run(
-        ["git", *arguments], capture_output=True, text=True, check=True
+        ["git", *arguments], cwd=checkout, capture_output=True, text=True, check=True
     ).stdout.strip()

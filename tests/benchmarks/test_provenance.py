@@ -11,15 +11,14 @@ def _git(folder, *arguments):
 
 
 def test_revision_is_the_commit_and_marks_changed_tracked_files(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
-    assert revision() == "unknown"
+    assert revision(tmp_path) == "unknown"
     _git(tmp_path, "init", "-q")
     (tmp_path / "a.txt").write_text("one")
     _git(tmp_path, "add", "a.txt")
     _git(tmp_path, "commit", "-qm", "first")
     commit = _git(tmp_path, "rev-parse", "--short", "HEAD").strip()
     (tmp_path / "untracked.txt").write_text("not part of the code")
-    assert revision() == commit
+    assert revision(tmp_path) == commit
     (tmp_path / "a.txt").write_text("two")
-    assert revision() == f"{commit}+changes"
+    assert revision(tmp_path) == f"{commit}+changes"
