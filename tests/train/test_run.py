@@ -78,18 +78,19 @@ def test_a_run_killed_before_its_first_checkpoint_starts_over_to_the_same_end(
     assert (directory / "model.safetensors").read_bytes() == original
 
 
-def test_resuming_with_another_model_is_refused_naming_the_difference(one_epoch_run):
-    with pytest.raises(
-        IncompatibleCheckpointError,
-        match=r"`model_options.hidden_size` is 8 in the checkpoint, 16 in this run",
-    ):
-        convrec.train(
-            "maxwell",
-            resume=one_epoch_run.directory,
-            epochs=2,
-            progress=False,
-            model_options={"hidden_size": 16},
-        )
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (
+            {"model_options": {"hidden_size": 16}},
+            r"`model_options.hidden_size` is 8 in the checkpoint, 16 in this run",
+        ),
+        ({"bucket_by_length": True}, r"`bucket_by_length`"),
+    ],
+)
+def test_resuming_with_another_model_or_batching_is_refused_naming_it(one_epoch_run, change, match):
+    with pytest.raises(IncompatibleCheckpointError, match=match):
+        convrec.train("maxwell", resume=one_epoch_run.directory, epochs=2, progress=False, **change)
 
 
 def test_load_gives_the_trained_model_for_prediction(one_epoch_run):
