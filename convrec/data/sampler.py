@@ -3,9 +3,9 @@
 Padding a batch to its longest member wastes the work of every shorter one. With lengths from 7 to
 29 (JapaneseVowels) or 100 to 1344 (PLAID), random batches are mostly padding. This sampler
 shuffles, cuts the order into pools of ``pool_batches`` batches, sorts each pool by length, cuts it
-into batches, and shuffles the batches: every sample is used exactly once per epoch, batches hold
-similar lengths, and the order still changes from epoch to epoch (seeded by ``seed`` and the epoch).
-Without ``drop_last``, one process uses every sample exactly once per epoch. Several processes
+into batches, and shuffles the batches: batches hold similar lengths, and the order still changes
+from epoch to epoch (seeded by ``seed`` and the epoch). Without ``drop_last``, one process uses
+every sample exactly once per epoch. Several processes
 share every batch of one process; only a pool's last batch can hold fewer samples than processes,
 and that one is skipped.
 """
