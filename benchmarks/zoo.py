@@ -7,9 +7,9 @@ classical baselines measured in the same run.
 
 Each row trains ``convrec.train(task, model, seed=s)`` with the recipe's defaults, and reports the
 test metric's mean and spread (min to max) over the seeds and the mean training time. Baselines
-(``benchmarks/baselines.py``) run once per dataset. The transfer row trains LeNet-5 on
-Fashion-MNIST, then MNIST with 10 labels per class from scratch and from the Fashion-MNIST
-backbone (frozen), and reports the gain.
+(``benchmarks/baselines.py``) run on the splits of the same seeds. The transfer row trains LeNet-5
+on Fashion-MNIST, then MNIST with 10 labels per class from scratch and from the Fashion-MNIST
+weights (whole network fine-tuned, and backbone frozen), and reports the fine-tuning gain.
 """
 
 from __future__ import annotations
@@ -140,23 +140,30 @@ def transfer_row(seeds: list[int], out: Path) -> Result:
     return Result(TRANSFER, gains, seconds, note)
 
 
-def baseline_results(datasets: set[str]) -> list[Result]:
-    """Each classical baseline of the datasets the chosen rows use, run once."""
+def baseline_results(datasets: set[str], seeds: list[int]) -> list[Result]:
+    """Each classical baseline of the datasets the chosen rows use, on the splits of each seed
+    (the validation split, and so the training set, can depend on the seed, as the networks'
+    do), so that both sides of a comparison average over the same splits."""
     from baselines import BASELINES
 
     results = []
     for dataset, calls in BASELINES.items():
         if dataset not in datasets:
             continue
-        splits = convrec.data.load_dataset(dataset)
+        splits = [convrec.data.load_dataset(dataset, seed=seed) for seed in seeds]
         for name, function in calls:
-            started = time.perf_counter()
-            metrics = function(splits)
-            elapsed = time.perf_counter() - started
-            for metric, value in metrics.items():
-                if isinstance(value, float):
-                    row = Row(dataset, f"baseline: {name}", metric, "", "measured")
-                    results.append(Result(row, [value], [elapsed]))
+            values: dict[str, list[float]] = {}
+            seconds = []
+            for seed_splits in splits:
+                started = time.perf_counter()
+                metrics = function(seed_splits)
+                seconds.append(time.perf_counter() - started)
+                for metric, value in metrics.items():
+                    if isinstance(value, float):
+                        values.setdefault(metric, []).append(value)
+            for metric, measured in values.items():
+                row = Row(dataset, f"baseline: {name}", metric, "", "measured")
+                results.append(Result(row, measured, seconds))
     return results
 
 
@@ -205,7 +212,7 @@ def run(rows: list[Row], seeds: list[int], transfer: bool, out: Path, show: Call
         results.append(transfer_row(seeds, out))
         show(f"transfer: {results[-1].values}")
     datasets = {getattr(convrec.tasks.create_task(row.task), "dataset", None) for row in rows}
-    results += baseline_results(datasets)
+    results += baseline_results(datasets, seeds)
     return results
 
 
