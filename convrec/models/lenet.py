@@ -41,10 +41,14 @@ class LeNet5(nn.Module):
     et al. centred 28x28 digits in a 32x32 field; sides of 32 or more are not padded. Any image
     of at least 12x12 works: the flattened size comes from ``input_shape``.
 
+    The convolution and pooling stages are the ``features``; the fully connected layers are the
+    ``head``, so transfer learning freezes the convolutions and retrains the dense layers, as the
+    notes describe it.
+
     Args:
         input_shape: ``(C, H, W)``, with ``H, W >= 12``.
         output_size: number of classes ``O``.
-        activation: ``'relu'`` or ``'tanh'``, after every layer but the head.
+        activation: ``'relu'`` or ``'tanh'``, after every layer but the last.
         pool: ``'max'`` or ``'mean'``.
 
     Shape:
@@ -89,13 +93,15 @@ class LeNet5(nn.Module):
             Conv2d(6, 16, 5),
             activation_layer(),
             Pool2d(pool, 2),  # (B, 16, h, w)
+        )
+        self.head = nn.Sequential(
             nn.Flatten(),  # (B, 16 * h * w)
             nn.Linear(16 * rows * columns, 120),
             activation_layer(),
             nn.Linear(120, 84),
             activation_layer(),
+            nn.Linear(84, output_size),
         )
-        self.head = nn.Linear(84, output_size)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(fixed_input("LeNet5", x, self.input_shape)))  # (B, O)

@@ -26,7 +26,7 @@ def test_28x28_images_get_the_geometry_of_the_original_32x32():
     padded, original = LeNet5((1, 28, 28), 10), LeNet5((1, 32, 32), 10)
     assert padded.features[0].padding == (2, 2)
     assert original.features[0].padding == (0, 0)
-    assert padded.features[7].in_features == original.features[7].in_features == 16 * 5 * 5
+    assert padded.head[1].in_features == original.head[1].in_features == 16 * 5 * 5
 
 
 def test_feature_side_follows_the_size_formulas():
@@ -40,15 +40,21 @@ def test_parameters_match_the_notes_cifar10_model():
     assert sum(parameter.numel() for parameter in model.parameters()) == 62006
 
 
-def test_the_head_is_the_last_linear_layer():
+def test_the_head_is_the_fully_connected_classifier_and_the_features_are_convolutional():
     model = LeNet5((1, 28, 28), 7)
-    assert isinstance(model.head, nn.Linear)
-    assert (model.head.in_features, model.head.out_features) == (84, 7)
+    linear = [
+        (layer.in_features, layer.out_features)
+        for layer in model.head
+        if isinstance(layer, nn.Linear)
+    ]
+    assert linear == [(400, 120), (120, 84), (84, 7)]
+    assert not any(isinstance(layer, nn.Linear) for layer in model.features)
+    assert model.features(torch.randn(2, 1, 28, 28)).shape == (2, 16, 5, 5)
 
 
 def test_tanh_and_mean_pooling_give_the_original_kind_of_layers():
     model = LeNet5((1, 28, 28), 10, activation="tanh", pool="mean")
-    assert sum(isinstance(layer, nn.Tanh) for layer in model.features) == 4
+    assert sum(isinstance(layer, nn.Tanh) for layer in model.modules()) == 4
     assert [layer.kind for layer in model.features if isinstance(layer, Pool2d)] == ["mean"] * 2
 
 
