@@ -212,11 +212,18 @@ class Reviews(Classification):
     dataset = "reviews"
     default_model = "textcnn"
     models: ClassVar[Recipes] = {
-        "textcnn": {"epochs": 10, "batch_size": 64, "lr": 1e-3},
+        "textcnn": {
+            "epochs": 10,
+            "batch_size": 64,
+            "lr": 1e-3,
+            "bucket_by_length": True,
+            "model_options": {"widths": (1, 2, 3)},
+        },
         "gru": {
             "epochs": 10,
             "batch_size": 64,
             "lr": 2e-3,
+            "bucket_by_length": True,
             "model_options": {"return_sequences": False, "pooling": "max", "num_layers": 1},
         },
     }
