@@ -532,7 +532,8 @@ def main() -> None:
     versions = ", ".join(
         f"{module.__name__} {module.__version__}" for module in (np, sklearn, statsmodels)
     )
-    console.print(f"date {date.today()}, revision {revision()}, {versions}")
+    measured_revision = revision()
+    console.print(f"date {date.today()}, revision {measured_revision}, {versions}")
     console.print(f"machine {platform.machine()}, {os.cpu_count()} cores")
     console.print(f"command: python {' '.join(sys.argv)}; every baseline is deterministic: one run")
     table = Table("dataset", "baseline", "test metrics", "choices", "wall s", "cpu s")
@@ -564,7 +565,9 @@ def main() -> None:
     console.print(table)
     if arguments.json:
         with open(arguments.json, "w") as handle:
-            json.dump({"revision": revision(), "command": sys.argv, "results": results}, handle)
+            json.dump(
+                {"revision": measured_revision, "command": sys.argv, "results": results}, handle
+            )
 
 
 if __name__ == "__main__":

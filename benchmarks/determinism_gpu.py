@@ -133,6 +133,7 @@ def main() -> int:
     arguments = parser.parse_args()
     from provenance import revision
 
+    measured_revision = revision()
     make_deterministic(True)  # before CUDA initialises, so that cuBLAS takes its workspace
     device = torch.device(arguments.device)
     runs = {
@@ -148,7 +149,7 @@ def main() -> int:
     benchmarked = train_once("lenet5", arguments.steps, arguments.seed, device)
     result = {
         "command": " ".join(sys.argv),
-        "revision": revision(),
+        "revision": measured_revision,
         "seed": arguments.seed,
         "steps": arguments.steps,
         **versions(device),

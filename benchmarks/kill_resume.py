@@ -255,6 +255,7 @@ def main() -> None:
         return
     from provenance import revision
 
+    measured_revision = revision()
     out = arguments.out or Path(tempfile.mkdtemp(prefix="kill-resume-"))
     moments = random.Random(arguments.seed).choices(["any", "write"], k=arguments.kills)
     fresh = not arguments.fork
@@ -272,7 +273,7 @@ def main() -> None:
     found = faults(outcome, reference)
     result = {
         "command": " ".join(sys.argv),
-        "revision": revision(),
+        "revision": measured_revision,
         "seed": arguments.seed,
         "control": arguments.control,
         "kills_planned": arguments.kills,

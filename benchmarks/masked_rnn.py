@@ -118,7 +118,8 @@ def main() -> None:
     arguments = parser.parse_args()
     generator = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
-    print(f"date {date.today()}, revision {revision()}, torch {torch.__version__}")
+    measured_revision = revision()
+    print(f"date {date.today()}, revision {measured_revision}, torch {torch.__version__}")
     print(f"machine {platform.machine()}, {platform.processor() or 'unknown processor'}")
     print(
         f"device {arguments.device}, threads {torch.get_num_threads()}, repeats {arguments.repeats}"
@@ -152,7 +153,8 @@ def main() -> None:
     if arguments.json:
         with open(arguments.json, "w") as handle:
             json.dump(
-                {"revision": revision(), "torch": torch.__version__, "results": results}, handle
+                {"revision": measured_revision, "torch": torch.__version__, "results": results},
+                handle,
             )
 
 
