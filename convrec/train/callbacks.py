@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from convrec.files import write_csv
 from convrec.train.checkpoint import checkpoint_path, prune, save_checkpoint
 from convrec.train.loop import Callback, Loop
-from convrec.train.transfer import backbone_modules
+from convrec.train.transfer import backbone_branches, backbone_modules
 
 
 class HistoryWriter(Callback):
@@ -38,7 +38,7 @@ class FreezeBackbone(Callback):
                 parameter.requires_grad_(False)
 
     def on_epoch_start(self, loop: Loop) -> None:
-        for module in backbone_modules(loop.model):
+        for module in backbone_branches(loop.model):
             module.eval()
 
 

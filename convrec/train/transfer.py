@@ -22,6 +22,18 @@ def backbone_modules(model: nn.Module) -> Iterator[nn.Module]:
     return (module for module in model.modules() if module not in head)
 
 
+def backbone_branches(model: nn.Module) -> Iterator[nn.Module]:
+    """The backbone's modules that hold no part of the head (the model itself and any container
+    of the head left out): putting each in evaluation mode reaches every backbone layer and no
+    head layer."""
+    head = getattr(model, "module", model).head
+    return (
+        module
+        for module in backbone_modules(model)
+        if all(inner is not head for inner in module.modules())
+    )
+
+
 def load_backbone(model: nn.Module, run_dir: Path) -> list[str]:
     """Copy every backbone tensor of the run in ``run_dir`` into ``model``; the head keeps its
     fresh initialisation. Returns the names copied.
