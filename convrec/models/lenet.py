@@ -23,6 +23,29 @@ def feature_side(side: int, padding: int) -> int:
     return pool_output_size(conv_output_size(side, 5), 2)
 
 
+WEIGHT_NAMES_BEFORE_DENSE_HEAD = {
+    "features.7.": "head.1.",
+    "features.9.": "head.3.",
+    "head.": "head.5.",
+}
+"""Weight names of runs saved when ``head`` was the last linear layer alone, and their names now."""
+
+
+def _rename_weights_saved_before_dense_head(
+    module: nn.Module, state_dict: dict, prefix: str, *_: object
+) -> None:
+    """Let runs saved before the fully connected layers moved into ``head`` load: rename their
+    weights in ``state_dict`` in place (``prefix`` is the model's own, inside a larger one)."""
+    if f"{prefix}features.7.weight" not in state_dict:
+        return
+    for name in [name for name in state_dict if name.startswith(prefix)]:
+        local = name[len(prefix) :]
+        for old, new in WEIGHT_NAMES_BEFORE_DENSE_HEAD.items():
+            if local.startswith(old):
+                state_dict[prefix + new + local[len(old) :]] = state_dict.pop(name)
+                break
+
+
 @register(
     "lenet5",
     "LeNet-5 (LeCun et al. 1998): two 5x5 conv + pool stages, then 120-84 fully connected",
@@ -102,6 +125,7 @@ class LeNet5(nn.Module):
             activation_layer(),
             nn.Linear(84, output_size),
         )
+        self.register_load_state_dict_pre_hook(_rename_weights_saved_before_dense_head)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(fixed_input("LeNet5", x, self.input_shape)))  # (B, O)

@@ -87,3 +87,29 @@ def test_every_parameter_gets_a_gradient():
 
 def test_learns_a_tiny_batch():
     assert_overfits(LeNet5((1, 28, 28), 10), torch.randn(8, 1, 28, 28), torch.arange(8))
+
+
+def _old_name(name: str) -> str:
+    """The name a weight had when ``head`` was LeNet-5's last linear layer alone."""
+    for new, old in {
+        "head.1.": "features.7.",
+        "head.3.": "features.9.",
+        "head.5.": "head.",
+    }.items():
+        if name.startswith(new):
+            return old + name[len(new) :]
+    return name
+
+
+def test_runs_saved_when_the_head_was_the_last_layer_alone_still_load():
+    saved = LeNet5((1, 28, 28), 10)
+    old_state = {_old_name(name): value for name, value in saved.state_dict().items()}
+    assert {"features.7.weight", "features.9.bias", "head.weight"} <= set(old_state)
+    images = torch.randn(3, 1, 28, 28)
+
+    loaded = LeNet5((1, 28, 28), 10)
+    loaded.load_state_dict(old_state)
+    torch.testing.assert_close(loaded(images), saved(images))
+    wrapped = nn.Sequential(LeNet5((1, 28, 28), 10))
+    wrapped.load_state_dict({f"0.{name}": value for name, value in old_state.items()})
+    torch.testing.assert_close(wrapped(images), saved(images))
