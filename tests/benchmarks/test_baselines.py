@@ -1,9 +1,7 @@
 """The classical baselines of ``benchmarks/baselines.py`` on tiny synthetic splits: each learns what
 a toy problem makes easy, and the n-gram model is a proper distribution."""
 
-import importlib.util
 import math
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -15,17 +13,12 @@ from convrec.data.forecasting import windowed
 from convrec.data.splits import Pairs, Splits
 from convrec.data.text import TokenWindows
 from convrec.data.tokenizers import Tokenizer
-
-BASELINES_FILE = Path(__file__).parents[2] / "benchmarks" / "baselines.py"
+from tests.benchmarks.scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def baselines() -> ModuleType:
-    """``benchmarks/baselines.py`` loaded from its path (the benchmarks folder is no package)."""
-    spec = importlib.util.spec_from_file_location("baselines", BASELINES_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("baselines")
 
 
 def _classification(name, make_item, sizes=(200, 60, 60), info=None):

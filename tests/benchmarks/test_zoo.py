@@ -1,25 +1,17 @@
 """The zoo harness of ``benchmarks/zoo.py``: baselines are measured on the splits of every seed the
 networks train with, so that a mean is compared with a mean over the same splits."""
 
-import importlib.util
 import sys
-from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
 import pytest
 
-BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
+from tests.benchmarks.scripts import load_script
 
 
 @pytest.fixture
-def zoo(monkeypatch) -> ModuleType:
-    """``benchmarks/zoo.py`` loaded from its path, its folder importable as the script sees it."""
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location("zoo", BENCHMARKS / "zoo.py")
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "zoo", module)  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+def zoo() -> ModuleType:
+    return load_script("zoo")
 
 
 def test_baselines_run_on_the_splits_of_each_seed(zoo, monkeypatch):
@@ -49,3 +41,32 @@ def test_baselines_run_on_the_splits_of_each_seed(zoo, monkeypatch):
     assert result.values == pytest.approx([0.5, 0.6, 0.7])
     assert len(result.seconds) == 3
     assert result.cells()[3:5] == ["0.6000", "0.5000-0.7000"]
+
+
+def test_the_transfer_row_reports_the_frozen_runs_gain_over_scratch(zoo, monkeypatch, tmp_path):
+    accuracy = {"scratch": 0.80, "frozen": 0.83, "every layer": 0.81}
+    calls = []
+
+    def fake_train(task, model, seed, out, progress, **options):
+        kind = "source" if task == "fashion-mnist" else "scratch"
+        if options.get("finetune"):
+            kind = "frozen" if options.get("freeze") == "backbone" else "every layer"
+        calls.append((task, kind, seed))
+        test = {"accuracy": accuracy.get(kind, 0.9) + seed / 100}
+        return SimpleNamespace(
+            directory=tmp_path / f"{kind}-{seed}",
+            metrics={"test": {"test": test}, "train_seconds": 1.0},
+        )
+
+    monkeypatch.setattr(zoo.convrec, "train", fake_train)
+    result = zoo.transfer_row([0, 1], tmp_path)
+
+    assert result.values == pytest.approx([0.03, 0.03])
+    assert (
+        "scratch 0.8050" in result.note
+        and "every layer trained from the convolutions 0.8150" in result.note
+    )
+    assert [call for call in calls if call[0] == "fashion-mnist"] == [
+        ("fashion-mnist", "source", 0),
+        ("fashion-mnist", "source", 1),
+    ]

@@ -1,0 +1,23 @@
+"""Loading the scripts of ``benchmarks/``, which is a folder of scripts, not a package."""
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
+
+
+def load_script(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` as a module, its imports of sibling scripts resolved as when it
+    runs from that folder."""
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(BENCHMARKS))
+    sys.modules[name] = module  # dataclasses look their module up there while they are made
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+        del sys.modules[name]
+    return module
