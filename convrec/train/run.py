@@ -78,10 +78,17 @@ class Run:
 
 
 def resolve_config(
-    task: str, model: str | None = None, config_file: str | Path | None = None, **options: Any
+    task: str,
+    model: str | None = None,
+    config_file: str | Path | None = None,
+    *,
+    recipe: bool = True,
+    **options: Any,
 ) -> TrainConfig:
     """Task defaults, the task's recipe for the chosen model, a config file, then explicit options
-    (later ones win; ``model_options`` are merged key by key).
+    (later ones win; ``model_options`` are merged key by key). ``recipe=False`` leaves out the
+    first two: a run's own ``config.yaml`` is complete, and a recipe changed since must not alter
+    the run it resumes.
 
     Raises:
         ValueError: an unknown task, model or key, a task option the task refuses, or a model
@@ -92,7 +99,8 @@ def resolve_config(
     explicit = {key: value for key, value in options.items() if value is not None}
     chosen = model or explicit.pop("model", None) or from_file.get("model")
     chosen = chosen or task_class.default_model
-    layers = [task_class.training_defaults, task_class.models.get(chosen, {}), from_file, explicit]
+    recipe_layers = [task_class.training_defaults, task_class.models.get(chosen, {})]
+    layers = [*(recipe_layers if recipe else []), from_file, explicit]
     values: dict[str, Any] = {}
     model_options: dict[str, Any] = {}
     for layer in layers:
@@ -133,7 +141,7 @@ def train(
         ``convrec.train("maxwell", model="lstm", epochs=20).metrics["test"]["triangles"]``
     """
     if resume is not None:
-        config = resolve_config(task, model, Path(resume) / "config.yaml", **options)
+        config = resolve_config(task, model, Path(resume) / "config.yaml", recipe=False, **options)
     else:
         config = resolve_config(task, model, config_file, **options)
     make_deterministic(config.deterministic)

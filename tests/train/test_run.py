@@ -93,6 +93,17 @@ def test_resuming_with_another_model_or_batching_is_refused_naming_it(one_epoch_
         convrec.train("maxwell", resume=one_epoch_run.directory, epochs=2, progress=False, **change)
 
 
+def test_a_recipe_changed_since_the_run_does_not_change_the_run_it_resumes(
+    one_epoch_run, monkeypatch, tmp_path
+):
+    directory = shutil.copytree(one_epoch_run.directory, tmp_path / "run")
+    changed = {"model_options": {"hidden_size": 64, "bidirectional": True}, "lr": 0.1}
+    monkeypatch.setitem(Maxwell.models, "gru", changed)
+    resumed = convrec.train("maxwell", resume=directory, epochs=2, progress=False)
+    assert resumed.config.model_options == one_epoch_run.config.model_options
+    assert resumed.config.lr == one_epoch_run.config.lr
+
+
 def test_load_gives_the_trained_model_for_prediction(one_epoch_run):
     trained = convrec.load(one_epoch_run.directory)
     data = trained.task.build_data(seed=0)
