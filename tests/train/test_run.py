@@ -184,3 +184,17 @@ def test_a_saved_model_predicts_bit_for_bit_what_it_predicted_before_saving(tmp_
         for expected, actual in zip(before, again, strict=True):
             assert actual.dtype == expected.dtype
             assert actual.tobytes() == expected.tobytes()
+
+
+def test_a_frozen_backbone_run_keeps_the_source_convolutions_and_trains_the_dense_layers(
+    tmp_path,
+):
+    options = {"epochs": 1, "progress": False, "out": str(tmp_path)}
+    source = convrec.train("mnist-few", "lenet5", seed=1, **options)
+    tuned = convrec.train(
+        "mnist-few", "lenet5", finetune=str(source.directory), freeze="backbone", **options
+    )
+    before, after = convrec.load(source.directory).model, convrec.load(tuned.directory).model
+    for name, value in before.features.state_dict().items():
+        assert torch.equal(after.features.state_dict()[name], value), name
+    assert not torch.equal(after.head[1].weight, before.head[1].weight)
