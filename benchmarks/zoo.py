@@ -136,7 +136,7 @@ def transfer_row(seeds: list[int], out: Path) -> Result:
     pairs = zip(accuracies["frozen"], accuracies["scratch"], strict=True)
     gains = [transferred - alone for transferred, alone in pairs]
     note = (
-        f"scratch {scratch:.4f}; frozen backbone, head retrained {frozen:.4f} (gain shown); "
+        f"scratch {scratch:.4f}; frozen convolutions, new dense layers {frozen:.4f} (gain shown); "
         f"every layer trained from the convolutions {whole:.4f}"
     )
     return Result(TRANSFER, gains, seconds, note)

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from convrec.files import write_csv
 from convrec.train.checkpoint import checkpoint_path, prune, save_checkpoint
 from convrec.train.loop import Callback, Loop
-from convrec.train.transfer import backbone_branches, backbone_modules
+from convrec.train.transfer import backbone_branches
 
 
 class HistoryWriter(Callback):
@@ -28,14 +28,9 @@ class HistoryWriter(Callback):
 
 
 class FreezeBackbone(Callback):
-    """Train only the model's ``head``: the backbone's parameters get no gradient, and its
-    modules stay in evaluation mode, so batch normalisation keeps the statistics it learned and
+    """Keep a frozen backbone (see :func:`~convrec.train.transfer.freeze_backbone`) in evaluation
+    mode while the head trains, so batch normalisation keeps the statistics it learned and
     dropout stays off."""
-
-    def on_fit_start(self, loop: Loop) -> None:
-        for module in backbone_modules(loop.model):
-            for parameter in module.parameters(recurse=False):
-                parameter.requires_grad_(False)
 
     def on_epoch_start(self, loop: Loop) -> None:
         for module in backbone_branches(loop.model):

@@ -65,7 +65,7 @@ from convrec.train.config import TrainConfig, make_config, read_config_file
 from convrec.train.determinism import make_deterministic, warn_nondeterministic_dropout
 from convrec.train.loop import Callback, FitState, Loop, fit
 from convrec.train.monitor import GradientFlowMonitor, TensorBoardLogging
-from convrec.train.transfer import load_backbone
+from convrec.train.transfer import freeze_backbone, load_backbone
 
 
 @dataclass
@@ -235,6 +235,8 @@ def _build(config: TrainConfig, fabric: Fabric) -> tuple[Task, Any, nn.Module]:
     network = create(config.model, **task.model_arguments(), **config.model_options)
     if config.finetune is not None:
         load_backbone(network, Path(config.finetune))
+    if config.freeze == "backbone":
+        freeze_backbone(network)
     if config.gradient_flow_every is not None and not recurrent_modules(network):
         raise ValueError(
             "invalid value for argument `gradient_flow_every`: gradient flow through time needs "

@@ -13,25 +13,38 @@ from convrec.train.checkpoint import read_model
 
 def backbone_modules(model: nn.Module) -> Iterator[nn.Module]:
     """Every module of ``model`` outside ``model.head`` (unwrapping a Fabric or DDP wrapper)."""
-    model = getattr(model, "module", model)
-    if not isinstance(getattr(model, "head", None), nn.Module):
-        raise ValueError(
-            f"{type(model).__name__} has no `head` module, so it has no backbone to reuse or freeze"
-        )
+    model = _unwrapped_with_head(model)
     head = set(model.head.modules())
     return (module for module in model.modules() if module not in head)
 
 
 def backbone_branches(model: nn.Module) -> Iterator[nn.Module]:
     """The backbone's modules that hold no part of the head (the model itself and any container
-    of the head left out): putting each in evaluation mode reaches every backbone layer and no
-    head layer."""
-    head = getattr(model, "module", model).head
+    of a head layer left out): putting each in evaluation mode reaches every backbone layer and
+    no head layer."""
+    head = set(_unwrapped_with_head(model).head.modules())
     return (
         module
         for module in backbone_modules(model)
-        if all(inner is not head for inner in module.modules())
+        if not any(inner in head for inner in module.modules())
     )
+
+
+def freeze_backbone(model: nn.Module) -> None:
+    """Stop gradients to every backbone parameter. Call it before the model is wrapped for
+    distributed training, which records at wrapping time which parameters take gradients."""
+    for module in backbone_modules(model):
+        for parameter in module.parameters(recurse=False):
+            parameter.requires_grad_(False)
+
+
+def _unwrapped_with_head(model: nn.Module) -> nn.Module:
+    model = getattr(model, "module", model)
+    if not isinstance(getattr(model, "head", None), nn.Module):
+        raise ValueError(
+            f"{type(model).__name__} has no `head` module, so it has no backbone to reuse or freeze"
+        )
+    return model
 
 
 def load_backbone(model: nn.Module, run_dir: Path) -> list[str]:

@@ -15,10 +15,14 @@ def zoo() -> ModuleType:
 
 
 def test_baselines_run_on_the_splits_of_each_seed(zoo, monkeypatch):
+    events = []
+
     def fake_load_dataset(name, seed=0):
+        events.append(("load", seed))
         return SimpleNamespace(name=name, seed=seed)
 
     def accuracy_of_the_seed(splits):
+        events.append(("fit", splits.seed))
         return {"accuracy": 0.5 + splits.seed / 10, "C": "1"}
 
     fake_baselines = ModuleType("baselines")
@@ -41,6 +45,7 @@ def test_baselines_run_on_the_splits_of_each_seed(zoo, monkeypatch):
     assert result.values == pytest.approx([0.5, 0.6, 0.7])
     assert len(result.seconds) == 3
     assert result.cells()[3:5] == ["0.6000", "0.5000-0.7000"]
+    assert events == [(event, seed) for seed in (0, 1, 2) for event in ("load", "fit")]
 
 
 def test_the_transfer_row_reports_the_frozen_runs_gain_over_scratch(zoo, monkeypatch, tmp_path):

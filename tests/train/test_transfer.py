@@ -7,7 +7,12 @@ import torch
 from convrec.models import create
 from convrec.train.callbacks import FreezeBackbone
 from convrec.train.checkpoint import save_model
-from convrec.train.transfer import backbone_modules, load_backbone
+from convrec.train.transfer import (
+    backbone_branches,
+    backbone_modules,
+    freeze_backbone,
+    load_backbone,
+)
 
 
 def _lenet(outputs: int, seed: int):
@@ -52,11 +57,10 @@ def test_a_frozen_backbone_does_not_change_in_training_but_the_head_does(tmp_pat
 
     loop = LoopStub()
     loop.model = model
-    freeze = FreezeBackbone()
-    freeze.on_fit_start(loop)
+    freeze_backbone(model)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     model.train()
-    freeze.on_epoch_start(loop)
+    FreezeBackbone().on_epoch_start(loop)
     for _ in range(3):
         loss = model(torch.randn(8, 1, 28, 28)).logsumexp(dim=1).mean()
         optimizer.zero_grad()
@@ -72,6 +76,17 @@ def test_a_frozen_backbone_does_not_change_in_training_but_the_head_does(tmp_pat
     assert all(module.training for module in model.head.modules())
 
 
-def test_a_model_without_a_head_has_no_backbone():
+@pytest.mark.parametrize("use", [backbone_modules, backbone_branches, freeze_backbone])
+def test_a_model_without_a_head_has_no_backbone(use):
     with pytest.raises(ValueError, match="has no `head` module"):
-        list(backbone_modules(torch.nn.Linear(2, 2)))
+        use(torch.nn.Linear(2, 2))
+
+
+def test_a_backbone_container_sharing_a_head_layer_is_left_in_training_mode():
+    shared = torch.nn.Dropout(0.5)
+    model = torch.nn.Module()
+    model.features = torch.nn.Sequential(torch.nn.Linear(2, 2), shared)
+    model.head = torch.nn.Sequential(shared, torch.nn.Linear(2, 1))
+    branches = list(backbone_branches(model))
+    assert model.features[0] in branches
+    assert model.features not in branches and shared not in branches
