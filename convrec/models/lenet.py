@@ -24,11 +24,15 @@ def feature_side(side: int, padding: int) -> int:
 
 
 WEIGHT_NAMES_BEFORE_DENSE_HEAD = {
-    "features.7.": "head.1.",
-    "features.9.": "head.3.",
-    "head.": "head.5.",
+    "features.7.weight": "head.1.weight",
+    "features.7.bias": "head.1.bias",
+    "features.9.weight": "head.3.weight",
+    "features.9.bias": "head.3.bias",
+    "head.weight": "head.5.weight",
+    "head.bias": "head.5.bias",
 }
-"""Weight names of runs saved when ``head`` was the last linear layer alone, and their names now."""
+"""Weight names of runs saved when ``head`` was the last linear layer alone, and their names now
+(none of the old names exists in the current layout)."""
 
 
 def _rename_weights_saved_before_dense_head(
@@ -36,14 +40,9 @@ def _rename_weights_saved_before_dense_head(
 ) -> None:
     """Let runs saved before the fully connected layers moved into ``head`` load: rename their
     weights in ``state_dict`` in place (``prefix`` is the model's own, inside a larger one)."""
-    if f"{prefix}features.7.weight" not in state_dict:
-        return
-    for name in [name for name in state_dict if name.startswith(prefix)]:
-        local = name[len(prefix) :]
-        for old, new in WEIGHT_NAMES_BEFORE_DENSE_HEAD.items():
-            if local.startswith(old):
-                state_dict[prefix + new + local[len(old) :]] = state_dict.pop(name)
-                break
+    for old, new in WEIGHT_NAMES_BEFORE_DENSE_HEAD.items():
+        if prefix + old in state_dict:
+            state_dict[prefix + new] = state_dict.pop(prefix + old)
 
 
 @register(
