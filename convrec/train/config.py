@@ -84,11 +84,21 @@ def make_config(**values: Any) -> TrainConfig:
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML config file (the ``config.yaml`` of a run, or one written by hand)."""
-    path = Path(path)
+    values = _read_yaml_mapping(Path(path))
+    values.pop("versions", None)
+    return values
+
+
+def written_by_a_run(path: str | Path) -> bool:
+    """Whether the config file is a run's own ``config.yaml``, complete and recording the
+    library ``versions``, rather than one written by hand."""
+    return "versions" in _read_yaml_mapping(Path(path))
+
+
+def _read_yaml_mapping(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ValueError(f"invalid value for argument `config`: no file at {path}")
     values = yaml.safe_load(path.read_text()) or {}
     if not isinstance(values, dict):
         raise ValueError(f"invalid config file {path}: expected a mapping of keys to values")
-    values.pop("versions", None)
     return values

@@ -61,7 +61,7 @@ from convrec.train.checkpoint import (
     restore,
     save_model,
 )
-from convrec.train.config import TrainConfig, make_config, read_config_file
+from convrec.train.config import TrainConfig, make_config, read_config_file, written_by_a_run
 from convrec.train.determinism import make_deterministic, warn_nondeterministic_dropout
 from convrec.train.loop import Callback, FitState, Loop, fit
 from convrec.train.monitor import GradientFlowMonitor, TensorBoardLogging
@@ -81,14 +81,12 @@ def resolve_config(
     task: str,
     model: str | None = None,
     config_file: str | Path | None = None,
-    *,
-    recipe: bool = True,
     **options: Any,
 ) -> TrainConfig:
     """Task defaults, the task's recipe for the chosen model, a config file, then explicit options
-    (later ones win; ``model_options`` are merged key by key). ``recipe=False`` leaves out the
-    first two: a run's own ``config.yaml`` is complete, and a recipe changed since must not alter
-    the run it resumes.
+    (later ones win; ``model_options`` are merged key by key). A run's own ``config.yaml`` (it
+    records ``versions``) is complete, so the first two are left out beneath it: a recipe
+    changed since must not alter the run it resumes or repeats.
 
     Raises:
         ValueError: an unknown task, model or key, a task option the task refuses, or a model
@@ -99,8 +97,9 @@ def resolve_config(
     explicit = {key: value for key, value in options.items() if value is not None}
     chosen = model or explicit.pop("model", None) or from_file.get("model")
     chosen = chosen or task_class.default_model
-    recipe_layers = [task_class.training_defaults, task_class.models.get(chosen, {})]
-    layers = [*(recipe_layers if recipe else []), from_file, explicit]
+    recipe = [task_class.training_defaults, task_class.models.get(chosen, {})]
+    complete = config_file is not None and written_by_a_run(config_file)
+    layers = [*([] if complete else recipe), from_file, explicit]
     values: dict[str, Any] = {}
     model_options: dict[str, Any] = {}
     for layer in layers:
@@ -126,7 +125,8 @@ def train(
     Args:
         task: a task name (``convrec tasks`` lists them), e.g. ``'maxwell'``.
         model: a model name (``convrec models``); None for the task's default.
-        config_file: a YAML file of :class:`TrainConfig` keys, e.g. a run's ``config.yaml``.
+        config_file: a YAML file of :class:`TrainConfig` keys, e.g. a run's ``config.yaml``
+            (complete: the task's recipe is not applied beneath it).
         resume: a run directory to continue from its newest good checkpoint, with its
             configuration (options given here, e.g. more ``epochs``, override it; changing the
             task, data, model, seed, batch size or optimizer settings is refused with
@@ -140,10 +140,14 @@ def train(
     Example:
         ``convrec.train("maxwell", model="lstm", epochs=20).metrics["test"]["triangles"]``
     """
-    if resume is not None:
-        config = resolve_config(task, model, Path(resume) / "config.yaml", recipe=False, **options)
-    else:
-        config = resolve_config(task, model, config_file, **options)
+    if resume is not None and config_file is not None:
+        raise ValueError(
+            f"invalid value for argument `config_file`: expected None when resuming (a resumed "
+            f"run takes its own config.yaml), got {str(config_file)!r}"
+        )
+    config = resolve_config(
+        task, model, Path(resume) / "config.yaml" if resume else config_file, **options
+    )
     make_deterministic(config.deterministic)
     fabric = Fabric(
         accelerator=config.device,

@@ -3,7 +3,7 @@ the model or task does not take, are refused by name."""
 
 import pytest
 
-from convrec.train.config import make_config, read_config_file
+from convrec.train.config import make_config, read_config_file, written_by_a_run
 from convrec.train.run import resolve_config
 
 
@@ -59,3 +59,12 @@ def test_a_config_file_must_be_a_mapping(tmp_path):
         read_config_file(path)
     with pytest.raises(ValueError, match="no file at"):
         read_config_file(tmp_path / "missing.yaml")
+
+
+def test_a_runs_own_config_file_is_told_from_one_written_by_hand(tmp_path):
+    by_hand, by_a_run = tmp_path / "mine.yaml", tmp_path / "config.yaml"
+    by_hand.write_text("epochs: 3\n")
+    by_a_run.write_text("epochs: 3\nversions:\n  convrec: 0.1.0\n")
+    assert not written_by_a_run(by_hand)
+    assert written_by_a_run(by_a_run)
+    assert read_config_file(by_a_run) == {"epochs": 3}

@@ -93,14 +93,28 @@ def test_resuming_with_another_model_or_batching_is_refused_naming_it(one_epoch_
         convrec.train("maxwell", resume=one_epoch_run.directory, epochs=2, progress=False, **change)
 
 
-def test_a_recipe_changed_since_the_run_does_not_change_the_run_it_resumes(
-    one_epoch_run, monkeypatch, tmp_path
+@pytest.mark.parametrize("how", ["resume", "config_file"])
+def test_a_recipe_changed_since_the_run_does_not_change_the_run_it_resumes_or_repeats(
+    one_epoch_run, monkeypatch, tmp_path, how
 ):
     directory = shutil.copytree(one_epoch_run.directory, tmp_path / "run")
     changed = {"model_options": {"hidden_size": 64, "bidirectional": True}}
     monkeypatch.setitem(Maxwell.models, "gru", changed)
-    resumed = convrec.train("maxwell", resume=directory, epochs=2, progress=False)
-    assert resumed.config.model_options == one_epoch_run.config.model_options
+    source = (
+        {"resume": directory} if how == "resume" else {"config_file": directory / "config.yaml"}
+    )
+    again = convrec.train("maxwell", epochs=2, progress=False, out=str(tmp_path), **source)
+    assert again.config.model_options == one_epoch_run.config.model_options
+
+
+def test_a_config_file_with_resume_is_refused(one_epoch_run):
+    with pytest.raises(ValueError, match="`config_file`: expected None when resuming"):
+        convrec.train(
+            "maxwell",
+            resume=one_epoch_run.directory,
+            config_file=one_epoch_run.directory / "config.yaml",
+            progress=False,
+        )
 
 
 def test_load_gives_the_trained_model_for_prediction(one_epoch_run):
