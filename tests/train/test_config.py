@@ -9,7 +9,7 @@ from convrec.train.run import resolve_config
 
 def test_task_defaults_then_file_then_options(tmp_path):
     path = tmp_path / "config.yaml"
-    path.write_text("epochs: 7\nlr: 0.01\nversions: {torch: '2.13'}\n")
+    path.write_text("epochs: 7\nlr: 0.01\n")
     config = resolve_config("maxwell", config_file=path, lr=0.5)
     assert (config.model, config.epochs, config.lr) == ("gru", 7, 0.5)
     assert config.model_options == {"hidden_size": 64, "num_layers": 1}
