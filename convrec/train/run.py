@@ -78,10 +78,7 @@ class Run:
 
 
 def resolve_config(
-    task: str,
-    model: str | None = None,
-    config_file: str | Path | None = None,
-    **options: Any,
+    task: str, model: str | None = None, config_file: str | Path | None = None, **options: Any
 ) -> TrainConfig:
     """Task defaults, the task's recipe for the chosen model, a config file, then explicit options
     (later ones win; ``model_options`` are merged key by key). A run's own ``config.yaml`` (it
