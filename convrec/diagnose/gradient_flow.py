@@ -87,6 +87,9 @@ def gradient_flow(
 
     The model runs in eval mode (no dropout) on the reference backend, whose loop over time keeps
     every ``h_t``; its mode is restored afterwards and no parameter gradient is left behind.
+    Parameters frozen for training (``requires_grad=False``, a frozen backbone) take part in the
+    measurement, since ``dh_T/dh_t`` depends on the weights, not on whether they train, and are
+    frozen again afterwards.
     ``||dh_T/dh_t||_F`` is computed from ``min(probes, H)`` backward passes along orthonormal
     directions of ``h_T``: exactly when ``probes >= H``, otherwise an unbiased estimate of its
     square.
@@ -119,6 +122,9 @@ def gradient_flow(
     lengths: dict[str, Tensor | None] = {}
     was_training = model.training
     model.eval()
+    frozen = [parameter for parameter in model.parameters() if not parameter.requires_grad]
+    for parameter in frozen:
+        parameter.requires_grad_(True)
     handles = []
     for name, module in layers:
         module.recorder = _recorder(steps, name)
@@ -137,6 +143,8 @@ def gradient_flow(
         for (_, module), handle in zip(layers, handles, strict=True):
             module.recorder = None
             handle.remove()
+        for parameter in frozen:
+            parameter.requires_grad_(False)
         model.train(was_training)
     return flows
 

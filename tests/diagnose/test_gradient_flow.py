@@ -111,6 +111,21 @@ def test_stacked_bidirectional_layers_each_get_a_flow_and_the_model_is_left_as_i
     assert model.layer._forward_pre_hooks == {}
 
 
+def test_a_frozen_recurrent_layer_has_the_same_flow_and_stays_frozen() -> None:
+    torch.manual_seed(0)
+    model = LastStep(LSTM(3, 5, return_sequences=False))
+    inputs = torch.randn(2, 7, 3)
+    trainable = gradient_flow(model, inputs, None, squared_sum, probes=5)
+    for parameter in model.layer.parameters():
+        parameter.requires_grad_(False)
+    frozen = gradient_flow(model, inputs, None, squared_sum, probes=5)
+    for expected, actual in zip(trainable, frozen, strict=True):
+        torch.testing.assert_close(actual.jacobian, expected.jacobian)
+        torch.testing.assert_close(actual.loss_gradient, expected.loss_gradient)
+    assert not any(parameter.requires_grad for parameter in model.layer.parameters())
+    assert all(parameter.requires_grad for parameter in model.head.parameters())
+
+
 def test_a_model_without_recurrent_layers_is_refused() -> None:
     with pytest.raises(ValueError, match=r"argument `model`.*recurrent"):
         gradient_flow(nn.Linear(3, 2), torch.randn(2, 3), None, squared_sum)
