@@ -230,6 +230,29 @@ def test_two_process_ddp_equals_one_process_with_the_same_global_batch(tmp_path)
         torch.testing.assert_close(distributed[name], single[name], rtol=1e-4, atol=1e-5)
 
 
+def test_two_process_ddp_trains_the_head_on_a_frozen_backbone(tmp_path):
+    """Gradients stop before DDP wraps the model, so its reducer expects none for the backbone."""
+    arguments = small_training(tmp_path)
+    source = convrec(*arguments, "--out", str(tmp_path / "source"), "--device", "cpu")
+    assert source.returncode == 0, source.stderr
+    (source_dir,) = list((tmp_path / "source").iterdir())
+    out = tmp_path / "frozen"
+    frozen = convrec(
+        *arguments,
+        *("--out", str(out), "--device", "cpu", "--devices", "2"),
+        *("--finetune", str(source_dir), "--freeze", "backbone"),
+    )
+    assert frozen.returncode == 0, frozen.stderr
+    (frozen_dir,) = list(out.iterdir())
+    before = load_file(source_dir / "model.safetensors")
+    after = load_file(frozen_dir / "model.safetensors")
+    backbone = [name for name in before if not name.startswith("head.")]
+    assert backbone and all(torch.equal(after[name], before[name]) for name in backbone)
+    assert any(
+        not torch.equal(after[name], before[name]) for name in after if name.startswith("head.")
+    )
+
+
 def test_data_list_and_fetch_errors(monkeypatch, tmp_path):
     monkeypatch.setenv("CONVREC_DATA", str(tmp_path))
     listing = runner.invoke(app, ["data", "list"])
