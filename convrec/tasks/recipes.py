@@ -217,7 +217,7 @@ class Reviews(Classification):
             "batch_size": 64,
             "lr": 1e-3,
             "bucket_by_length": True,
-            "model_options": {"widths": (1, 2, 3)},
+            "model_options": {"widths": (1, 2, 3), "num_filters": 200},
         },
         "gru": {
             "epochs": 10,
