@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -83,22 +84,25 @@ def make_config(**values: Any) -> TrainConfig:
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config file (the ``config.yaml`` of a run, or one written by hand)."""
-    values = _read_yaml_mapping(Path(path))
+    """Read a YAML config file (the ``config.yaml`` of a run, or one written by hand) as
+    :class:`TrainConfig` keys: a run's record of library ``versions`` left out."""
+    values = read_config_mapping(path)
     values.pop("versions", None)
     return values
 
 
-def written_by_a_run(path: str | Path) -> bool:
-    """Whether the config file is a run's own ``config.yaml``, complete and recording the
-    library ``versions``, rather than one written by hand."""
-    return "versions" in _read_yaml_mapping(Path(path))
-
-
-def _read_yaml_mapping(path: Path) -> dict[str, Any]:
+def read_config_mapping(path: str | Path) -> dict[str, Any]:
+    """The YAML config file as written, a run's ``versions`` included."""
+    path = Path(path)
     if not path.is_file():
         raise ValueError(f"invalid value for argument `config`: no file at {path}")
     values = yaml.safe_load(path.read_text()) or {}
     if not isinstance(values, dict):
         raise ValueError(f"invalid config file {path}: expected a mapping of keys to values")
     return values
+
+
+def written_by_a_run(values: Mapping[str, Any]) -> bool:
+    """Whether a config file's ``values`` (:func:`read_config_mapping`) are a run's own
+    ``config.yaml``, complete and recording the library ``versions``, not one written by hand."""
+    return "versions" in values

@@ -61,7 +61,13 @@ from convrec.train.checkpoint import (
     restore,
     save_model,
 )
-from convrec.train.config import TrainConfig, make_config, read_config_file, written_by_a_run
+from convrec.train.config import (
+    TrainConfig,
+    make_config,
+    read_config_file,
+    read_config_mapping,
+    written_by_a_run,
+)
 from convrec.train.determinism import make_deterministic, warn_nondeterministic_dropout
 from convrec.train.loop import Callback, FitState, Loop, fit
 from convrec.train.monitor import GradientFlowMonitor, TensorBoardLogging
@@ -90,12 +96,13 @@ def resolve_config(
             option the model does not take; all before anything is built or written.
     """
     task_class = type(create_task(task, **options.get("task_options", {})))
-    from_file = read_config_file(config_file) if config_file is not None else {}
+    from_file = read_config_mapping(config_file) if config_file is not None else {}
+    complete = written_by_a_run(from_file)
+    from_file.pop("versions", None)
     explicit = {key: value for key, value in options.items() if value is not None}
     chosen = model or explicit.pop("model", None) or from_file.get("model")
     chosen = chosen or task_class.default_model
     recipe = [task_class.training_defaults, task_class.models.get(chosen, {})]
-    complete = config_file is not None and written_by_a_run(config_file)
     layers = [*([] if complete else recipe), from_file, explicit]
     values: dict[str, Any] = {}
     model_options: dict[str, Any] = {}

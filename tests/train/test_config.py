@@ -3,7 +3,12 @@ the model or task does not take, are refused by name."""
 
 import pytest
 
-from convrec.train.config import make_config, read_config_file, written_by_a_run
+from convrec.train.config import (
+    make_config,
+    read_config_file,
+    read_config_mapping,
+    written_by_a_run,
+)
 from convrec.train.run import resolve_config
 
 
@@ -65,6 +70,6 @@ def test_a_runs_own_config_file_is_told_from_one_written_by_hand(tmp_path):
     by_hand, by_a_run = tmp_path / "mine.yaml", tmp_path / "config.yaml"
     by_hand.write_text("epochs: 3\n")
     by_a_run.write_text("epochs: 3\nversions:\n  convrec: 0.1.0\n")
-    assert not written_by_a_run(by_hand)
-    assert written_by_a_run(by_a_run)
+    assert not written_by_a_run(read_config_mapping(by_hand))
+    assert written_by_a_run(read_config_mapping(by_a_run))
     assert read_config_file(by_a_run) == {"epochs": 3}
