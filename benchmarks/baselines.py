@@ -50,9 +50,9 @@ from statsmodels.tsa.arima.model import ARIMA
 from threadpoolctl import threadpool_limits
 from torch.utils.data import Dataset
 
+from convrec.checks import fail, positive_int, unknown_name
 from convrec.data.datasets import load_dataset
 from convrec.data.splits import Splits
-from convrec.nn.checks import fail, positive_int, unknown_name
 
 Result = dict[str, float | int | str]
 """A baseline's result: its test metrics (``accuracy``, ``mae``, ``rmse``, ``bits_per_char``) are

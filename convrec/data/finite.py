@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from convrec.nn.checks import describe, fail, first_non_finite
+from convrec.checks import describe, fail
+from convrec.errors import InvalidTypeError, InvalidValueError
+from convrec.nn.checks import first_non_finite
 from convrec.nn.padded import Padded, zero_padding
 
 
-class NonFiniteInputError(ValueError):
+class NonFiniteInputError(InvalidValueError):
     """An input batch holds NaN or Inf (within each sequence's length, for a ``Padded``).
 
     Attributes:
@@ -56,7 +58,7 @@ def check_finite_batch(inputs: Tensor | Padded, batch: int) -> None:
             "inputs",
             "a tensor or a convrec.nn.Padded",
             describe(inputs),
-            error=TypeError,
+            error=InvalidTypeError,
         )
     if not data.is_floating_point() and not data.is_complex():
         return

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from convrec.nn.checks import fail, positive_float, positive_int
+from convrec.checks import fail, positive_float, positive_int
+from convrec.errors import InvalidTypeError
 
 GAMMA = 1.0 - 1.0 / math.sqrt(2.0)  # the L-stable SDIRK2's diagonal coefficient
 NEWTON_ITERATIONS = 8  # a stage whose Newton iteration has not converged by then is retried
@@ -193,7 +194,7 @@ def random_paths(
     """
     positive_int("random_paths", "count", count)
     if not isinstance(spec, HistorySpec):
-        raise fail("random_paths", "spec", "a HistorySpec", repr(spec), error=TypeError)
+        raise fail("random_paths", "spec", "a HistorySpec", repr(spec), error=InvalidTypeError)
     if not isinstance(rng, np.random.Generator):
         raise fail(
             "random_paths",
@@ -201,7 +202,7 @@ def random_paths(
             "a numpy.random.Generator",
             repr(rng),
             hint="Make one with numpy.random.default_rng(seed).",
-            error=TypeError,
+            error=InvalidTypeError,
         )
     shape = (count, spec.segments)
     low, high = spec.stretch_range
@@ -317,7 +318,7 @@ def solve_stress(
     if not (dt > 0).all():
         raise fail("solve_stress", "dt", "positive step durations", f"minimum {dt.min()}")
     if not isinstance(material, Material):
-        raise fail("solve_stress", "material", "a Material", repr(material), error=TypeError)
+        raise fail("solve_stress", "material", "a Material", repr(material), error=InvalidTypeError)
     tolerance = positive_float("solve_stress", "tolerance", tolerance)
     count, length = dt.shape
     initial = np.asarray(initial_stress, dtype=float)

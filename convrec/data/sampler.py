@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch.utils.data import Sampler
 
-from convrec.nn.checks import fail, positive_int
+from convrec.checks import fail, positive_int
 
 
 class BucketBatchSampler(Sampler[list[int]]):

@@ -8,8 +8,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from convrec.checks import describe, fail
 from convrec.nn import Padded
-from convrec.nn.checks import describe, fail
 
 
 class SequenceDataset(Dataset):
@@ -24,7 +24,7 @@ class SequenceDataset(Dataset):
         >>> data = SequenceDataset([torch.zeros(4, 2), torch.ones(2, 2)], [torch.zeros(4, 1)] * 2)
         Traceback (most recent call last):
         ...
-        ValueError: SequenceDataset: ... expected 2 steps in item 1, like its input, got 4.
+        convrec.errors.InvalidValueError: SequenceDataset: ... 2 steps in item 1, ... got 4.
     """
 
     def __init__(self, inputs: Sequence[Tensor], targets: Sequence[Tensor]) -> None:

@@ -16,10 +16,11 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, default_collate
 
+from convrec.checks import fail, probability
 from convrec.data.sequences import collate_padded
 from convrec.data.sources import require
 from convrec.data.tokenizers import Tokenizer
-from convrec.nn.checks import fail, probability
+from convrec.errors import PathNotFoundError
 
 
 class Pairs(Dataset):
@@ -128,7 +129,7 @@ def data_folder(source: str, dataset: str, root: str | Path | None) -> Path:
         return require(source, dataset)
     folder = Path(root).expanduser()
     if not folder.is_dir():
-        raise FileNotFoundError(
+        raise PathNotFoundError(
             f"{dataset}: invalid value for argument `root`: expected a folder holding the "
             f"original files, got {folder} (not a folder)."
         )
@@ -140,6 +141,6 @@ def find_file(folder: Path, names: Sequence[str], dataset: str) -> Path:
     for name in names:
         if (folder / name).is_file():
             return folder / name
-    raise FileNotFoundError(
+    raise PathNotFoundError(
         f"{dataset}: expected one of {', '.join(names)} in {folder}, found none of them."
     )

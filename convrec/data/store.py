@@ -10,13 +10,15 @@ import hashlib
 import os
 from pathlib import Path
 
+from convrec.errors import InvalidValueError, PathNotFoundError
 
-class DataMissingError(FileNotFoundError):
+
+class DataMissingError(PathNotFoundError):
     """A dataset's files are not in the data directory; the message gives the command to fetch
     them."""
 
 
-class ChecksumMismatch(ValueError):  # noqa: N818 (the name RELIABILITY_SCENARIOS.md uses)
+class ChecksumMismatch(InvalidValueError):  # noqa: N818 (the name RELIABILITY_SCENARIOS.md uses)
     """A file's SHA-256 is not the one recorded for it."""
 
 

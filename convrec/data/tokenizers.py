@@ -15,7 +15,8 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import Tensor
 
-from convrec.nn.checks import describe, fail, one_of, positive_int
+from convrec.checks import describe, fail, one_of, positive_int
+from convrec.errors import InvalidTypeError
 
 PAD, UNK = "<pad>", "<unk>"
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
@@ -83,7 +84,7 @@ class Tokenizer:
     def split(self, text: str) -> list[str]:
         """Tokens of ``text``: lower-cased words and punctuation marks, or characters."""
         if not isinstance(text, str):
-            raise fail("Tokenizer", "text", "a string", describe(text), error=TypeError)
+            raise fail("Tokenizer", "text", "a string", describe(text), error=InvalidTypeError)
         return _WORD.findall(text.lower()) if self.level == "word" else list(text)
 
     def encode(self, text: str) -> Tensor:
@@ -120,7 +121,7 @@ def encode_dna(sequence: str) -> Tensor:
         [0, 1, 2, 3, 4]
     """
     if not isinstance(sequence, str):
-        raise fail("encode_dna", "sequence", "a string", describe(sequence), error=TypeError)
+        raise fail("encode_dna", "sequence", "a string", describe(sequence), error=InvalidTypeError)
     upper = sequence.upper()
     codes = torch.frombuffer(bytearray(upper.encode("ascii", "replace")), dtype=torch.uint8)
     lookup = torch.full((256,), -1, dtype=torch.long)

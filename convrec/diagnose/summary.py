@@ -1,6 +1,6 @@
 """A model's layer table: output shapes, parameters (per gate and direction for recurrent layers),
 window geometry, receptive fields and mult-adds, as the notes explain CNNs by their shape
-arithmetic (seed 001: two 3x3 layers, the first with stride 3, see a 9x9 window with 18 weights
+arithmetic (two 3x3 layers, the first with stride 3, see a 9x9 window with 18 weights
 instead of 81).
 """
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from convrec.nn.checks import describe, fail
+from convrec.checks import describe, fail
+from convrec.errors import InvalidTypeError, InvalidValueError
 
 
 def _is_size(value: object, allow_none: bool) -> bool:
@@ -125,7 +126,7 @@ def positive_ints(owner: str, argument: str, value: object) -> tuple[int, ...]:
 
 def boolean(owner: str, argument: str, value: object) -> bool:
     if not isinstance(value, bool):
-        raise fail(owner, argument, "True or False", repr(value), error=TypeError)
+        raise fail(owner, argument, "True or False", repr(value), error=InvalidTypeError)
     return value
 
 
@@ -142,6 +143,6 @@ def fixed_input(owner: str, x: object, input_shape: tuple[int, ...]) -> Tensor:
             "input",
             f"a floating-point tensor of shape (B, {layout}), as its input_shape",
             describe(x),
-            error=ValueError if isinstance(x, Tensor) else TypeError,
+            error=InvalidValueError if isinstance(x, Tensor) else TypeError,
         )
     return x

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from convrec.checks import one_of, positive_int, probability
 from convrec.models.arguments import boolean, positive_ints, sequence_features
 from convrec.models.registry import register
 from convrec.nn import GRU, ConvBNReLU, GlobalPool, Padded, Pool1d
-from convrec.nn.checks import one_of, positive_int, probability
 
 READOUTS = ("mean", "max", "last")
 

@@ -6,11 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from convrec.checks import fail, positive_int, probability
 from convrec.data.tokenizers import DNA_ALPHABET
 from convrec.models.arguments import boolean, input_kind, sequence_features
 from convrec.models.registry import register
 from convrec.nn import Conv1d, GlobalPool, Padded, Pointwise, reverse_sequences
-from convrec.nn.checks import fail, positive_int, probability
 from convrec.nn.embedding import symbol_batch
 from convrec.nn.padded import unwrap, wrap
 

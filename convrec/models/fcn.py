@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from convrec.checks import fail, positive_int
 from convrec.models.arguments import positive_ints, sequence_features
 from convrec.models.registry import register
 from convrec.nn import ConvBNReLU, GlobalPool, Padded
-from convrec.nn.checks import fail, positive_int
 
 
 @register(

@@ -6,10 +6,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from convrec.checks import fail, non_negative_int, positive_int
 from convrec.models.arguments import sequence_shape
 from convrec.models.registry import register
 from convrec.nn import GRU, Padded
-from convrec.nn.checks import channels, fail, non_negative_int, positive_int
+from convrec.nn.checks import channels
 from convrec.nn.padded import unwrap
 
 

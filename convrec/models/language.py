@@ -9,11 +9,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from convrec.checks import describe, fail, one_of, positive_int
+from convrec.errors import InvalidTypeError
 from convrec.models.arguments import input_kind
 from convrec.models.recurrent import PADDING_ID
 from convrec.models.registry import register
 from convrec.nn import GRU, LSTM, Embedding, Padded, Pointwise
-from convrec.nn.checks import describe, fail, one_of, positive_int
 
 State = Tensor | tuple[Tensor, Tensor]
 CELLS = {"lstm": LSTM, "gru": GRU}
@@ -58,7 +59,7 @@ class CharLM(nn.Module):
 
     Follows Karpathy's char-rnn ("The Unreasonable Effectiveness of Recurrent Neural Networks",
     2015) and Graves (2013), "Generating Sequences With Recurrent Neural Networks", and the lecture
-    notes' recurrent language model (seed 004): ``x_t`` is the embedding of symbol ``w_t``,
+    notes' recurrent language model: ``x_t`` is the embedding of symbol ``w_t``,
     ``h_t`` is the recurrent state, ``y_t = softmax(W_ho h_t)`` predicts ``w_{t+1}``.
 
     Args:
@@ -213,7 +214,11 @@ class CharLM(nn.Module):
             )
         if generator is not None and not isinstance(generator, torch.Generator):
             raise fail(
-                owner, "generator", "a torch.Generator or None", repr(generator), error=TypeError
+                owner,
+                "generator",
+                "a torch.Generator or None",
+                repr(generator),
+                error=InvalidTypeError,
             )
         was_training = self.training
         self.eval()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from convrec.checks import fail, one_of, positive_int
 from convrec.models.arguments import fixed_input, image_shape
 from convrec.models.registry import register
 from convrec.nn import Conv2d, Pool2d
-from convrec.nn.checks import fail, one_of, positive_int
 from convrec.nn.sizes import conv_output_size, pool_output_size
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
@@ -52,7 +52,7 @@ def _rename_weights_saved_before_dense_head(
 )
 class LeNet5(nn.Module):
     """LeNet-5 after LeCun, Bottou, Bengio and Haffner 1998, "Gradient-based learning applied
-    to document recognition", as the notes build it for CIFAR-10 (seed 002).
+    to document recognition", as the notes build it for CIFAR-10.
 
     ``conv 5x5 (6) -> pool 2x2 -> conv 5x5 (16) -> pool 2x2 -> 120 -> 84 -> output``. By default
     it uses ReLU and max pooling, as modern versions (and the notes) do; ``activation='tanh'``

@@ -6,6 +6,7 @@ import math
 
 from torch import Tensor, nn
 
+from convrec.checks import fail, positive_int, probability
 from convrec.models.arguments import (
     boolean,
     fixed_input,
@@ -14,7 +15,6 @@ from convrec.models.arguments import (
 )
 from convrec.models.registry import register
 from convrec.nn import Padded
-from convrec.nn.checks import fail, positive_int, probability
 
 
 @register(

@@ -9,10 +9,11 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
+from convrec.checks import describe, fail, one_of, positive_int
+from convrec.errors import InvalidTypeError
 from convrec.models.arguments import input_kind
 from convrec.models.registry import register
 from convrec.nn import GRU, LSTM, RNN, Embedding, GlobalPool, Padded, Pointwise
-from convrec.nn.checks import describe, fail, one_of, positive_int
 
 LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 POOLINGS = ("last", "mean", "max")
@@ -23,8 +24,8 @@ class RecurrentNet(nn.Module):
     """Recurrent layers, then a linear layer at every step (many-to-many) or on one vector per
     sequence (many-to-one), after an optional embedding of token ids.
 
-    Follows the lecture notes' recurrent classifiers and taggers (seed 002: many-to-one and
-    many-to-many; seed 004: embeddings, pooling over time, padding and masking) with the cells of
+    Follows the lecture notes' recurrent classifiers and taggers (many-to-one and many-to-many;
+    embeddings, pooling over time, padding and masking) with the cells of
     Elman (1990), Hochreiter and Schmidhuber (1997) and Cho et al. (2014).
 
     Args:
@@ -116,7 +117,7 @@ class RecurrentNet(nn.Module):
                     "floating-point features (B, T, F)",
                     describe(data),
                     hint="For token ids, build the model with `vocab_size`.",
-                    error=TypeError,
+                    error=InvalidTypeError,
                 )
         else:
             x = self.embedding(x)  # (B, T, E), a Padded

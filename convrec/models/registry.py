@@ -25,7 +25,8 @@ from typing import Any
 
 from torch import nn
 
-from convrec.nn.checks import fail, known_options, unknown_name
+from convrec.checks import fail, known_options, unknown_name
+from convrec.errors import InvalidValueError
 
 INPUT_KINDS = ("image", "sequence", "tokens")
 _BUILD_ARGUMENTS = ("input_shape", "output_size", "self")
@@ -68,7 +69,9 @@ def register(
     class or a function) for the input kinds ``inputs``."""
     unknown = [kind for kind in inputs if kind not in INPUT_KINDS]
     if name in _MODELS or unknown or not inputs:
-        raise ValueError(f"model {name!r}: registered twice or with bad input kinds {inputs!r}")
+        raise InvalidValueError(
+            f"model {name!r}: registered twice or with bad input kinds {inputs!r}"
+        )
 
     def add(build: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         _MODELS[name] = ModelEntry(name, description, build, tuple(inputs))

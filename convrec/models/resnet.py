@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from convrec.checks import positive_int
 from convrec.models.arguments import image_or_sequence_shape, positive_ints
 from convrec.models.registry import register
 from convrec.nn import ConvBNReLU, GlobalPool, Padded, ResidualBlock
-from convrec.nn.checks import positive_int
 
 
 @register(
@@ -17,7 +17,8 @@ from convrec.nn.checks import positive_int
 )
 class ResNet(nn.Module):
     """Residual network after He, Zhang, Ren and Sun 2016, "Deep residual learning for image
-    recognition", in its small-image form (their CIFAR-10 networks, section 4.2; seed 004).
+    recognition", in its small-image form (their CIFAR-10 networks, section 4.2), as the notes
+    present it.
 
     A conv-BN-ReLU stem (one small convolution, without the 7x7 stride-2 convolution and max
     pooling of the ImageNet networks), then one stage per entry of ``widths``, each

@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from convrec.checks import positive_int, probability
 from convrec.models.arguments import input_kind, positive_ints, sequence_features
 from convrec.models.registry import register
 from convrec.nn import Conv1d, Embedding, GlobalPool, Padded
-from convrec.nn.checks import positive_int, probability
 
 
 @register(

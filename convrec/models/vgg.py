@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from convrec.checks import positive_int, probability
 from convrec.models.arguments import boolean, image_shape, positive_ints
 from convrec.models.registry import register
 from convrec.nn import GlobalPool, VGGBlock
-from convrec.nn.checks import positive_int, probability
 
 
 @register(
@@ -17,7 +17,7 @@ from convrec.nn.checks import positive_int, probability
 )
 class SmallVGG(nn.Module):
     """VGG scaled down for small images, after Simonyan and Zisserman 2015, "Very deep
-    convolutional networks for large-scale image recognition" (seed 004, "VGGNet").
+    convolutional networks for large-scale image recognition" (the notes' VGGNet).
 
     Each stage is a :class:`convrec.nn.VGGBlock`: ``convs_per_stage`` 3x3 'same' convolutions
     (with batch normalisation, Ioffe and Szegedy 2015, unless turned off) and ReLU, then 2x2 max

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from convrec.nn.checks import fail, positive_int
+from convrec.checks import fail, positive_int
 from convrec.nn.conv import Conv1d, Conv2d, Conv3d
 from convrec.nn.norm import BatchNorm
 from convrec.nn.padded import Padded, wrap
@@ -27,7 +27,7 @@ def _dims(owner: str, dims: object) -> int:
 
 
 class ConvBNReLU(nn.Sequential):
-    """Convolution (no bias), batch normalisation, ReLU: the basic block of seed 004.
+    """Convolution (no bias), batch normalisation, ReLU: the basic block of the notes' modern CNNs.
 
     Args:
         in_channels: input channels.

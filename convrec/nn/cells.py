@@ -16,7 +16,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from convrec.nn.checks import fail, floating_tensor, one_of, positive_int
+from convrec.checks import fail, one_of, positive_int
+from convrec.errors import InvalidTypeError
+from convrec.nn.checks import floating_tensor
 from convrec.nn.init import RECURRENT_SCHEMES, init_recurrent_
 
 LSTMState = tuple[Tensor, Tensor]
@@ -32,7 +34,7 @@ def rnn_cell(
     bias_hh: Tensor | None,
     nonlinearity: str = "tanh",
 ) -> Tensor:
-    """One step of the vanilla (Elman) RNN, seed 000 "RNN architecture" and seed 002:
+    """One step of the vanilla (Elman) RNN, as the notes' RNN architecture writes it:
 
         h_t = phi(W_x x_t + W_h h_{t-1} + b)
 
@@ -54,7 +56,7 @@ def lstm_cell(
     bias_ih: Tensor | None,
     bias_hh: Tensor | None,
 ) -> LSTMState:
-    """One step of the LSTM, seed 004 "LSTM: Control flow" and seed 000 "Long-Short Term Memory":
+    """One step of the LSTM (Hochreiter & Schmidhuber 1997), following the notes' LSTM control flow:
 
         f_t = sigmoid(W_f [h_{t-1}, x_t] + b_f)        forget gate
         i_t = sigmoid(W_i [h_{t-1}, x_t] + b_i)        input gate
@@ -99,7 +101,7 @@ def gru_cell(
     bias_hh: Tensor | None,
     reset_after: bool = False,
 ) -> Tensor:
-    """One step of the GRU, seed 003 "GRU" (Cho et al. 2014):
+    """One step of the GRU (Cho et al. 2014), as the notes write it:
 
         z_t = sigmoid(W_z [h_{t-1}, x_t])                update gate
         r_t = sigmoid(W_r [h_{t-1}, x_t])                reset gate
@@ -325,7 +327,7 @@ class GRUCell(_Cell):
     ) -> None:
         if not isinstance(reset_after, bool):
             raise fail(
-                "GRUCell", "reset_after", "True or False", repr(reset_after), error=TypeError
+                "GRUCell", "reset_after", "True or False", repr(reset_after), error=InvalidTypeError
             )
         self.reset_after = reset_after
         super().__init__(input_size, hidden_size, bias, init)

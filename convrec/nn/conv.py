@@ -6,7 +6,7 @@ Layouts follow the package convention: sequences ``(B, T, C)`` for :class:`Conv1
 Two implementations of the same operation, tested against each other:
 
 - :func:`convolve`, the fast path, on ``torch.nn.functional.conv{1,2,3}d``;
-- :func:`convolve_reference`, the notes' definition (seed 001, "Discrete Convolution"): every output
+- :func:`convolve_reference`, the notes' definition of discrete convolution: every output
   is the dot product of the kernel with one window of the zero-padded input,
   ``y[o, i] = b[o] + sum_{c, k} w[o, c, k] * x[c, i * S + k * D - P]``.
 """
@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from convrec.nn.checks import channels, fail, int_tuple, one_of, parameter_dtype, positive_int
+from convrec.checks import fail, int_tuple, one_of, positive_int
+from convrec.nn.checks import channels, parameter_dtype
 from convrec.nn.init import CONV_SCHEMES, init_conv_
 from convrec.nn.padded import Padded, require_output_lengths, unwrap, wrap, zero_padding
 from convrec.nn.sizes import PADDING_MODES, conv_output_size, padding_pair

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from convrec.nn.checks import describe, fail, non_negative_int, positive_int
+from convrec.checks import describe, fail, non_negative_int, positive_int
+from convrec.errors import InvalidTypeError
 from convrec.nn.padded import Padded, wrap
 
 
@@ -36,7 +37,7 @@ def symbol_batch(
             "integer ids",
             describe(ids),
             hint="Convert with .long().",
-            error=TypeError,
+            error=InvalidTypeError,
         )
     if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= num_symbols):
         raise fail(
@@ -129,7 +130,9 @@ class OneHot(nn.Module):
         self.num_classes = positive_int("OneHot", "num_classes", num_classes)
         self.padding_idx = _padding_index("OneHot", padding_idx, num_classes)
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-            raise fail("OneHot", "dtype", "a floating torch.dtype", repr(dtype), error=TypeError)
+            raise fail(
+                "OneHot", "dtype", "a floating torch.dtype", repr(dtype), error=InvalidTypeError
+            )
         self.dtype = dtype
 
     def forward(self, tokens: Tensor | Padded) -> Tensor | Padded:

@@ -11,7 +11,7 @@ Schemes:
 - ``'keras'``, for recurrent cells, Keras' defaults: Xavier-uniform input weights, orthogonal
   recurrent weights, zero biases, and for LSTMs a forget-gate bias of 1 (Jozefowicz et al. 2015).
 
-The seed 003 deck lists these (Xavier, He) among the mitigations for vanishing and exploding
+The notes list these (Xavier, He) among the mitigations for vanishing and exploding
 gradients.
 """
 
@@ -21,6 +21,8 @@ import math
 
 import torch
 from torch import Tensor, nn
+
+from convrec.errors import InvalidValueError
 
 CONV_SCHEMES = ("torch", "kaiming", "xavier")
 RECURRENT_SCHEMES = ("torch", "keras")
@@ -40,7 +42,9 @@ def init_conv_(weight: Tensor, bias: Tensor | None, scheme: str = "torch") -> No
     elif scheme == "xavier":
         nn.init.xavier_uniform_(weight)
     else:
-        raise ValueError(f"init_conv_: unknown scheme {scheme!r}; expected one of {CONV_SCHEMES}")
+        raise InvalidValueError(
+            f"init_conv_: unknown scheme {scheme!r}; expected one of {CONV_SCHEMES}"
+        )
     if bias is not None:
         bias.zero_()
 
@@ -63,7 +67,7 @@ def init_recurrent_(
             nn.init.uniform_(parameter, -bound, bound)
         return
     if scheme != "keras":
-        raise ValueError(
+        raise InvalidValueError(
             f"init_recurrent_: unknown scheme {scheme!r}; expected one of {RECURRENT_SCHEMES}"
         )
     nn.init.xavier_uniform_(cell.weight_ih)

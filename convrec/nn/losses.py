@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from convrec.nn.checks import fail
+from convrec.checks import fail
 from convrec.nn.padded import Padded, broadcast_mask
 
 

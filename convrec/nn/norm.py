@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from convrec.nn.checks import channels, positive_float, positive_int, probability
+from convrec.checks import positive_float, positive_int, probability
+from convrec.nn.checks import channels
 from convrec.nn.padded import LAYOUTS, Padded, broadcast_mask, unwrap_by_rank, wrap
 
 

@@ -13,7 +13,9 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
-from convrec.nn.checks import describe, fail, floating_tensor
+from convrec.checks import describe, fail
+from convrec.errors import InvalidTypeError
+from convrec.nn.checks import floating_tensor
 
 
 class Padded:
@@ -41,9 +43,9 @@ class Padded:
 
     def __init__(self, data: Tensor, lengths: Tensor | Sequence[int], time_dim: int = 1) -> None:
         if not isinstance(data, Tensor):
-            raise fail("Padded", "data", "a tensor", describe(data), error=TypeError)
+            raise fail("Padded", "data", "a tensor", describe(data), error=InvalidTypeError)
         if isinstance(time_dim, bool) or not isinstance(time_dim, int):
-            raise fail("Padded", "time_dim", "an integer", repr(time_dim), error=TypeError)
+            raise fail("Padded", "time_dim", "an integer", repr(time_dim), error=InvalidTypeError)
         if data.dim() < 2 or not 1 <= time_dim < data.dim():
             raise fail(
                 "Padded",
@@ -158,14 +160,19 @@ def _checked_lengths(
                 "lengths",
                 "a (B,) integer tensor or a sequence of ints",
                 repr(lengths),
-                error=TypeError,
+                error=InvalidTypeError,
             ) from error
     if torch.is_floating_point(lengths) or lengths.dtype == torch.bool or lengths.is_complex():
         hint = (
             "It contains NaN." if torch.is_floating_point(lengths) and lengths.isnan().any() else ""
         )
         raise fail(
-            "Padded", "lengths", "an integer tensor", describe(lengths), hint=hint, error=TypeError
+            "Padded",
+            "lengths",
+            "an integer tensor",
+            describe(lengths),
+            hint=hint,
+            error=InvalidTypeError,
         )
     if lengths.shape != (batch_size,):
         raise fail(
@@ -290,7 +297,7 @@ def unwrap_by_rank(owner: str, x: Tensor | Padded) -> tuple[Tensor, Tensor | Non
             "input",
             "a tensor (B, T, C), (B, C, H, W) or (B, C, D, H, W), or a Padded of one",
             describe(source),
-            error=TypeError if rank is None else ValueError,
+            error=InvalidTypeError if rank is None else ValueError,
         )
     layout, time_dims = LAYOUTS[rank]
     return unwrap(owner, x, rank, layout, time_dims)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from convrec.nn.checks import describe, fail
+from convrec.checks import describe, fail
+from convrec.errors import InvalidTypeError
 from convrec.nn.padded import Padded
 
 
@@ -32,7 +33,7 @@ class Pointwise(nn.Module):
         super().__init__()
         if not isinstance(module, nn.Module):
             raise fail(
-                "Pointwise", "module", "a torch.nn.Module", describe(module), error=TypeError
+                "Pointwise", "module", "a torch.nn.Module", describe(module), error=InvalidTypeError
             )
         self.module = module
 

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from convrec.nn.checks import fail, int_tuple, one_of, positive_float, positive_int
+from convrec.checks import fail, int_tuple, one_of, positive_float, positive_int
+from convrec.errors import InvalidTypeError
 from convrec.nn.conv import PaddingPairs, resolve_padding
 from convrec.nn.padded import (
     Padded,
@@ -196,7 +197,7 @@ class _PoolNd(nn.Module):
         self.padding = padding
         self.padding_pairs = resolve_padding(owner, padding, self.kernel_size, self.dilation)
         if not isinstance(ceil_mode, bool):
-            raise fail(owner, "ceil_mode", "True or False", repr(ceil_mode), error=TypeError)
+            raise fail(owner, "ceil_mode", "True or False", repr(ceil_mode), error=InvalidTypeError)
         self.ceil_mode = ceil_mode
         per_axis = padding if isinstance(padding, tuple | list) else (padding,) * self.dims
         # 'same' and 'causal' fix the output at ceil(N / S); ceil_mode only concerns int padding.
@@ -333,7 +334,7 @@ class Pool3d(_PoolNd):
 class KMaxPool1d(nn.Module):
     """Keep the ``k`` largest values of each channel over time, in their original order.
 
-    k-max pooling over time (Kalchbrenner et al. 2014; seed 004, "Pooling over time"). Gradients
+    k-max pooling over time (Kalchbrenner et al. 2014; the notes' "pooling over time"). Gradients
     flow to the selected positions only.
 
     Args:

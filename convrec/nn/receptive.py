@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from convrec.nn.checks import describe, fail
+from convrec.checks import describe, fail
+from convrec.errors import InvalidTypeError
 from convrec.nn.conv import _ConvNd
 from convrec.nn.padded import Padded
 from convrec.nn.pool import GlobalPool, KMaxPool1d, _PoolNd
@@ -143,7 +144,7 @@ def _example(input_shape: Sequence[int] | Tensor | Padded) -> Tensor | Padded:
             "input_shape",
             "a sequence of positive ints, a tensor or a Padded",
             describe(input_shape),
-            error=TypeError,
+            error=InvalidTypeError,
         )
     return torch.zeros(tuple(input_shape), requires_grad=True)
 

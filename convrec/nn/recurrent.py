@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from convrec.checks import describe, fail, one_of, positive_int, probability
+from convrec.errors import InvalidTypeError
 from convrec.nn.cells import (
     GRUCell,
     LSTMCell,
@@ -38,15 +40,7 @@ from convrec.nn.cells import (
     lstm_cell,
     rnn_cell,
 )
-from convrec.nn.checks import (
-    channels,
-    describe,
-    fail,
-    one_of,
-    parameter_dtype,
-    positive_int,
-    probability,
-)
+from convrec.nn.checks import channels, parameter_dtype
 from convrec.nn.init import RECURRENT_SCHEMES
 from convrec.nn.padded import Padded, last_valid, reverse_sequences, unwrap, wrap
 
@@ -97,7 +91,7 @@ class _Recurrent(nn.Module):
             ("return_state", return_state),
         ):
             if not isinstance(flag, bool):
-                raise fail(owner, name, "True or False", repr(flag), error=TypeError)
+                raise fail(owner, name, "True or False", repr(flag), error=InvalidTypeError)
         self.bidirectional = bidirectional
         self.return_sequences = return_sequences
         self.return_state = return_state
@@ -184,7 +178,7 @@ class _Recurrent(nn.Module):
             f"{'a pair (h_0, c_0) of tensors' if parts == 2 else 'a tensor'} of shape {shape}"
         )
         if len(given) != parts or not all(isinstance(part, Tensor) for part in given):
-            raise fail(owner, "state", expected, describe(state), error=TypeError)
+            raise fail(owner, "state", expected, describe(state), error=InvalidTypeError)
         for part in given:
             if part.shape != shape or part.dtype != data.dtype:
                 raise fail(owner, "state", f"{expected} and dtype {data.dtype}", describe(part))
@@ -255,7 +249,7 @@ class _Recurrent(nn.Module):
                 "module",
                 f"a torch.nn.{torch_class.__name__} without projections",
                 type(module).__name__,
-                error=TypeError,
+                error=InvalidTypeError,
             )
         layer = cls(
             module.input_size,

@@ -1,6 +1,6 @@
 """Output sizes and padding, one axis at a time, as pure functions of ints or integer tensors.
 
-The notes' formulas (seed 000, "Dimensions Formula"; seed 001, pooling):
+The notes' formulas for the output size of a convolution and of pooling:
 
     convolution:  W2 = (W1 + 2P - F) / S + 1          (rounded down)
     pooling:      W2 = ceil((N - F) / S) + 1
@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from torch import Tensor
 
-from convrec.nn.checks import fail
+from convrec.checks import fail
 
 PADDING_MODES = ("valid", "same", "causal")
 

@@ -11,9 +11,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from convrec.checks import fail
 from convrec.data.audio import MFCC
 from convrec.data.splits import Pairs
-from convrec.nn.checks import fail
 from convrec.tasks.classification import Classification
 from convrec.tasks.dataset import materialised
 

@@ -18,11 +18,11 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from convrec.checks import fail, keyword_names
 from convrec.data.datasets import dataset_entry, load_dataset
 from convrec.data.sequences import collate_padded
 from convrec.data.splits import Pairs, Splits
 from convrec.nn import Padded
-from convrec.nn.checks import fail, keyword_names
 from convrec.tasks.base import Task, TaskData
 
 EVALUATION_BATCH = 256

@@ -20,7 +20,7 @@ import warnings
 import torch
 from torch import nn
 
-from convrec.nn.checks import fail
+from convrec.checks import fail
 
 CUBLAS_VARIABLE = "CUBLAS_WORKSPACE_CONFIG"
 CUBLAS_DETERMINISTIC = (":4096:8", ":16:8")  # the two settings cuBLAS documents as deterministic

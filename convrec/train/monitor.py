@@ -9,6 +9,7 @@ from lightning.fabric.loggers import TensorBoardLogger
 
 from convrec.diagnose.gradient_flow import gradient_flow
 from convrec.diagnose.plots import plot_gradient_flow_history
+from convrec.errors import InvalidValueError
 from convrec.files import write_json
 from convrec.train.loop import Callback, Loop, LossFunction
 
@@ -57,7 +58,7 @@ class TensorBoardLogging(Callback):
         try:
             self.logger = TensorBoardLogger(root_dir=directory, name="tensorboard", version="")
         except ModuleNotFoundError as error:
-            raise ValueError(
+            raise InvalidValueError(
                 "invalid value for argument `logger`: 'tensorboard' needs the tensorboard "
                 "package; install it with pip install 'convrec[tensorboard]'"
             ) from error

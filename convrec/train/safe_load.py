@@ -24,13 +24,14 @@ from typing import Any
 import torch
 from torch.torch_version import TorchVersion
 
+from convrec.errors import InvalidValueError
 from convrec.train.storage import CorruptCheckpointError
 
 ZIP_MAGIC = b"PK\x03\x04"
 FIXED_TORCH = (2, 10)  # the first release without the weights-only bypass CVE-2026-24747
 
 
-class UnsafeCheckpointError(ValueError):
+class UnsafeCheckpointError(InvalidValueError):
     """A file offered as a checkpoint could run code if unpickled."""
 
 

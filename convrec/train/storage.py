@@ -27,13 +27,14 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from convrec.data.store import ChecksumMismatch
+from convrec.errors import InvalidValueError
 from convrec.files import TEMPORARY_SUFFIX, fsync_directory
 
 MANIFEST = "manifest.json"
 WRITE_DELAY_VARIABLE = "CONVREC_CHECKPOINT_WRITE_DELAY"
 
 
-class CorruptCheckpointError(ValueError):
+class CorruptCheckpointError(InvalidValueError):
     """A checkpoint is not whole: never committed, a file missing, truncated or unreadable."""
 
 

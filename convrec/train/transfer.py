@@ -8,7 +8,8 @@ from pathlib import Path
 
 from torch import nn
 
-from convrec.train.checkpoint import read_model
+from convrec.errors import InvalidValueError
+from convrec.train.model_files import read_model
 
 
 def backbone_modules(model: nn.Module) -> Iterator[nn.Module]:
@@ -41,7 +42,7 @@ def freeze_backbone(model: nn.Module) -> None:
 def _unwrapped_with_head(model: nn.Module) -> nn.Module:
     model = getattr(model, "module", model)
     if not isinstance(getattr(model, "head", None), nn.Module):
-        raise ValueError(
+        raise InvalidValueError(
             f"{type(model).__name__} has no `head` module, so it has no backbone to reuse or freeze"
         )
     return model
@@ -61,7 +62,7 @@ def load_backbone(model: nn.Module, run_dir: Path) -> list[str]:
     for name in names:
         if name not in weights or weights[name].shape != state[name].shape:
             found = tuple(weights[name].shape) if name in weights else "no such tensor"
-            raise ValueError(
+            raise InvalidValueError(
                 f"invalid value for argument `finetune`: the backbone of {run_dir} "
                 f"(model {description['model']!r}) does not fit this model: `{name}` should "
                 f"have shape {tuple(state[name].shape)}, got {found}. Use the same model, "

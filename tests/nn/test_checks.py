@@ -3,12 +3,9 @@
 import pytest
 import torch
 
-from convrec.nn.checks import (
-    channels,
+from convrec.checks import (
     describe,
     fail,
-    first_non_finite,
-    floating_tensor,
     int_tuple,
     keyword_names,
     known_options,
@@ -19,6 +16,7 @@ from convrec.nn.checks import (
     probability,
     takes_any_keyword,
 )
+from convrec.nn.checks import channels, first_non_finite, floating_tensor
 
 
 def test_fail_builds_the_four_part_message():

@@ -1,7 +1,7 @@
 """The audio front end as pure functions: frame counts, windows, spectrograms, Mel filters,
 decibels, the DCT, deltas and SpecAugment's masks.
 
-The notes' MFCC pipeline (seed 004, "Interlude: the input spectrogram"), one function per step:
+The notes' MFCC pipeline (the input spectrogram of speech models), one function per step:
 
     frames + window:  frame t holds samples [t * hop - n_fft // 2, t * hop + n_fft // 2)
     FFT:              X[t, k] = sum_n w[n] x[t * hop - n_fft // 2 + n] exp(-2 pi i k n / n_fft)
@@ -22,7 +22,7 @@ import warnings
 import torch
 from torch import Tensor
 
-from convrec.nn.checks import fail, one_of, positive_float, positive_int
+from convrec.checks import fail, one_of, positive_float, positive_int
 from convrec.nn.padded import sequence_mask
 from convrec.nn.sizes import Size, conv_output_size
 

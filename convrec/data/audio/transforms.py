@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from convrec.checks import describe, fail, non_negative_int, one_of
 from convrec.data.audio.functional import (
     band_mask,
     check_dct,
@@ -32,7 +33,8 @@ from convrec.data.audio.functional import (
     spectrogram,
     stft_window,
 )
-from convrec.nn.checks import describe, fail, first_non_finite, non_negative_int, one_of
+from convrec.errors import InvalidTypeError
+from convrec.nn.checks import first_non_finite
 from convrec.nn.padded import Padded, require_output_lengths, unwrap, wrap, zero_padding
 
 Layouts = tuple[int, str, str]  # the batched layout's rank, the batched and unbatched layouts
@@ -46,7 +48,7 @@ def _checked_tensor(owner: str, value: object, layouts: Layouts) -> Tensor:
     layout = f"{batched} or {unbatched}"
     if not isinstance(value, Tensor):
         expected = f"a tensor {layout} or a convrec.nn.Padded"
-        raise fail(owner, "input", expected, describe(value), error=TypeError)
+        raise fail(owner, "input", expected, describe(value), error=InvalidTypeError)
     if value.dim() not in (rank, rank - 1):
         raise fail(owner, "input", f"a tensor {layout}", describe(value))
     if not torch.is_floating_point(value):
@@ -56,7 +58,7 @@ def _checked_tensor(owner: str, value: object, layouts: Layouts) -> Tensor:
             f"a floating-point tensor {layout}",
             describe(value),
             hint="Convert it with .float().",
-            error=TypeError,
+            error=InvalidTypeError,
         )
     return value
 
@@ -101,7 +103,7 @@ def _restore(features: Tensor, lengths: Tensor | None, unbatched: bool) -> Tenso
 
 def _check_bool(owner: str, argument: str, value: object) -> bool:
     if not isinstance(value, bool):
-        raise fail(owner, argument, "True or False", repr(value), error=TypeError)
+        raise fail(owner, argument, "True or False", repr(value), error=InvalidTypeError)
     return value
 
 
@@ -301,7 +303,7 @@ class AmplitudeToDB(nn.Module):
 
 class MFCC(nn.Module):
     """Mel-frequency cepstral coefficients, as ``librosa.feature.mfcc`` with its defaults: the
-    notes' pipeline frames, window, FFT, Mel filters, log, DCT (seed 004).
+    notes' pipeline frames, window, FFT, Mel filters, log, DCT.
 
         P = |STFT(x)| ** 2                       (B, T, n_fft // 2 + 1)
         M = P @ W.T                              (B, T, n_mels)
@@ -473,7 +475,7 @@ class SpecAugment(nn.Module):
         self.time_masks = non_negative_int(owner, "time_masks", time_masks)
         self.time_width = non_negative_int(owner, "time_width", time_width)
         if isinstance(mask_value, bool) or not isinstance(mask_value, int | float):
-            raise fail(owner, "mask_value", "a number", repr(mask_value), error=TypeError)
+            raise fail(owner, "mask_value", "a number", repr(mask_value), error=InvalidTypeError)
         if generator is not None and (
             not isinstance(generator, torch.Generator) or generator.device.type != "cpu"
         ):
@@ -482,7 +484,7 @@ class SpecAugment(nn.Module):
                 "generator",
                 "None or a CPU torch.Generator",
                 repr(generator),
-                error=TypeError,
+                error=InvalidTypeError,
             )
         self.mask_value, self.generator = float(mask_value), generator
 

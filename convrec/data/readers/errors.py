@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from convrec.errors import InvalidValueError
 
-class FormatError(ValueError):
+
+class FormatError(InvalidValueError):
     """A file does not hold what its format promises.
 
     The message names the file (``<bytes>`` for data given as bytes), the position (a line

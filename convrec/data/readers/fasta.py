@@ -11,6 +11,7 @@ import re
 
 from convrec.data.readers.errors import FormatError
 from convrec.data.readers.source import Source, read_text
+from convrec.errors import InvalidValueError
 
 NUCLEOTIDES = "ACGTURYSWKMBDHVN-"
 """The IUPAC nucleotide codes (bases, ambiguity codes, ``N``) and ``-`` for a gap."""
@@ -40,7 +41,7 @@ def read_fasta(source: Source, alphabet: str | None = NUCLEOTIDES) -> list[tuple
         [('seq1 Oct4 peak', 'ACGTNNAC'), ('seq2', 'GG')]
     """
     if alphabet == "":
-        raise ValueError(
+        raise InvalidValueError(
             "read_fasta: invalid value for argument `alphabet`: expected a non-empty string or "
             "None, got ''."
         )

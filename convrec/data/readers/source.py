@@ -9,6 +9,7 @@ import zlib
 from pathlib import Path
 
 from convrec.data.readers.errors import FormatError
+from convrec.errors import InvalidTypeError, PathNotFoundError
 
 Source = str | os.PathLike | bytes | bytearray | memoryview
 """A reader's input: a path (``str`` or :class:`~pathlib.Path`) or the file's bytes."""
@@ -43,13 +44,13 @@ def read_source(source: Source, *, decompress: bool = True) -> tuple[bytes, str]
     elif isinstance(source, str | os.PathLike):
         path = Path(source)
         if not path.is_file():
-            raise FileNotFoundError(
+            raise PathNotFoundError(
                 f"invalid value for argument `source`: expected a file or bytes, got {path} "
                 "(not a file)."
             )
         data = path.read_bytes()
     else:
-        raise TypeError(
+        raise InvalidTypeError(
             f"invalid value for argument `source`: expected a path (str or Path) or bytes, "
             f"got {type(source).__name__}."
         )

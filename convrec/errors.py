@@ -1,0 +1,32 @@
+"""The errors convrec raises for what a user gave it, as opposed to its own bugs.
+
+A :class:`UserError` means an argument, a file, a configuration or the machine's set-up is not
+what convrec can use, and its message says what was expected and what came. The command line
+prints such an error as one line (``--debug`` or ``CONVREC_DEBUG=1`` shows its traceback too);
+any other exception is a bug and shows its traceback. Each concrete error also derives from the
+built-in exception it refines (``ValueError``, ``TypeError``, ``FileNotFoundError``,
+``RuntimeError``), so code that catches those keeps working.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Bad input from the user; the message names the argument, what was expected and what
+    came."""
+
+
+class InvalidValueError(UserError, ValueError):
+    """An argument, option or file holds a value convrec cannot use."""
+
+
+class InvalidTypeError(UserError, TypeError):
+    """An argument has a type convrec cannot use."""
+
+
+class PathNotFoundError(UserError, FileNotFoundError):
+    """A file or folder the user named does not exist."""
+
+
+class UnavailableError(UserError, RuntimeError):
+    """The machine lacks what was asked of it: a device, a program, a package."""
