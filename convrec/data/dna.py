@@ -13,14 +13,33 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from convrec.data.datasets import register_dataset
 from convrec.data.readers.fasta import read_fasta
+from convrec.data.sources import Source, Wheel, register_source, sha256sums
 from convrec.data.splits import Pairs, Splits, data_folder, find_file, split_off_validation
 from convrec.data.tokenizers import encode_dna, one_hot_dna
 
 FACTORS = ("Oct4", "Mafk")
 _FILES = {"train": ("sample.fa", "sample2.fa"), "test": ("sample_test.fa", "sample2_test.fa")}
+PEAKS_SHA256 = """
+effef1417ad2ca12514d5a4fe72741aaada7b29c16553655c4ed84ad83640e82  sample.fa
+0228f9e016bd91c642526136270b4efef75dc2916f906d47785fbe11c0fb94f8  sample2.fa
+8972da4ec4dd2de58f52da113eb2d5c79d1584fb2662aa3a43349e78b0b23724  sample_test.fa
+014cdfc16a3b57fc98f4bf8a7885dbbdf8f9e4a6b03a381365a8ddb415f27f5f  sample2_test.fa
+"""
+PEAKS = register_source(
+    Source(
+        "dna",
+        Wheel(
+            "janggu==0.10.2",
+            tuple(f"janggu/resources/{name}" for names in _FILES.values() for name in names),
+        ),
+        sha256sums(PEAKS_SHA256),
+    )
+)
 
 
+@register_dataset("dna", PEAKS, "Oct4 vs Mafk ChIP-seq peaks, 200 bp, 7.8k/200")
 def dna(
     root: str | Path | None = None,
     seed: int = 0,

