@@ -12,9 +12,9 @@ import numpy as np
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from convrec.checks import keyword_names, known_options, takes_any_keyword, unknown_name
 from convrec.data.sequences import collate_padded
 from convrec.nn import Padded
-from convrec.nn.checks import keyword_names, known_options, takes_any_keyword, unknown_name
 
 
 @dataclass
@@ -35,6 +35,9 @@ class Task(ABC):
     ``models`` maps each model the recipe is tuned for to its training options (any
     :class:`~convrec.train.TrainConfig` key, ``model_options`` included), which override
     ``training_defaults``; ``default_model`` is one of them.
+
+    ``curve_metric`` names the metric of :meth:`evaluate` measured on the validation split
+    after every epoch, written to ``history.csv`` and drawn beside the learning curves.
     """
 
     name: ClassVar[str]
@@ -46,6 +49,7 @@ class Task(ABC):
     output_columns: ClassVar[tuple[str, ...]] = ()
     outputs_per_step: ClassVar[bool] = False  # a prediction per input step, not per input
     seconds_per_step: ClassVar[float | None] = None  # time between input steps, if known
+    curve_metric: ClassVar[str | None] = None  # a key of evaluate(), drawn per epoch
 
     @property
     @abstractmethod
@@ -121,9 +125,15 @@ def available_tasks() -> list[type[Task]]:
     return [_TASKS[name] for name in sorted(_TASKS)]
 
 
-def create_task(name: str, **options: Any) -> Task:
-    """The task ``name`` with its options; an unknown name lists the valid ones."""
+def task_class(name: str) -> type[Task]:
+    """The class of the task ``name``; an unknown name lists the valid ones."""
     if name not in _TASKS:
         raise unknown_name("task", name, list(_TASKS))
-    known_options(name, "task_options", options, _TASKS[name].options())
-    return _TASKS[name](**options)
+    return _TASKS[name]
+
+
+def create_task(name: str, **options: Any) -> Task:
+    """The task ``name`` with its options; an unknown name lists the valid ones."""
+    task_type = task_class(name)
+    known_options(name, "task_options", options, task_type.options())
+    return task_type(**options)

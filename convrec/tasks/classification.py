@@ -11,15 +11,10 @@ import numpy as np
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
-from torchmetrics.functional.classification import (
-    multiclass_accuracy,
-    multiclass_confusion_matrix,
-    multiclass_f1_score,
-)
 
+from convrec.checks import positive_int
 from convrec.data.splits import Pairs, Splits
 from convrec.nn import Padded
-from convrec.nn.checks import positive_int
 from convrec.tasks.base import TaskData
 from convrec.tasks.dataset import DatasetTask, evaluating
 
@@ -37,6 +32,9 @@ def few_labels(pairs: Pairs, per_class: int, seed: int) -> Pairs:
 
 def classification_metrics(logits: Tensor, labels: Tensor, classes: int) -> dict[str, float]:
     """Accuracy, macro-averaged F1 and mean cross-entropy of ``logits (N, classes)``."""
+    # torchmetrics takes 0.5 s to import (matplotlib with it): only where metrics are computed.
+    from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
+
     predicted = logits.argmax(dim=1)
     return {
         "accuracy": float(multiclass_accuracy(predicted, labels, classes, average="micro")),
@@ -54,6 +52,8 @@ class Classification(DatasetTask):
             learning from few labels.
         **dataset_options: the dataset loader's own options.
     """
+
+    curve_metric = "accuracy"
 
     def __init__(
         self, root: str | None = None, labels_per_class: int | None = None, **dataset_options: Any
@@ -89,6 +89,8 @@ class Classification(DatasetTask):
         return classification_metrics(logits, labels, len(self.classes))
 
     def plot(self, model: nn.Module, data: TaskData, directory: Path) -> list[Path]:
+        from torchmetrics.functional.classification import multiclass_confusion_matrix
+
         from convrec.diagnose.plots import plot_class_scores, plot_confusion_matrix
 
         logits, labels = self.outputs(model, data.tests["test"])

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from convrec.data.splits import Pairs, Splits
+from convrec.errors import InvalidValueError
 from convrec.nn import Padded
 from convrec.tasks.base import TaskData
 from convrec.tasks.dataset import DatasetTask, evaluating, materialised
@@ -24,6 +25,7 @@ class Forecasting(DatasetTask):
     statistics of the training part; the target is column ``info['target']``)."""
 
     standardise = False
+    curve_metric = "mae"
 
     def __init__(self, root: str | None = None, **dataset_options: Any) -> None:
         super().__init__(root, **dataset_options)
@@ -54,7 +56,7 @@ class Forecasting(DatasetTask):
         self.series_mean = np.asarray(info["mean"], dtype=np.float64)
         self.series_std = np.asarray(info["std"], dtype=np.float64)
         if info["target"] != self.columns[0]:
-            raise ValueError(f"{self.name}: the target must be the first column")
+            raise InvalidValueError(f"{self.name}: the target must be the first column")
 
     def in_units(self, standardised: Tensor) -> np.ndarray:
         """Target values from the standardised scale back to the series' units."""

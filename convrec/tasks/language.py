@@ -14,11 +14,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from convrec.checks import fail
 from convrec.data.splits import Pairs, Splits
 from convrec.data.tokenizers import Tokenizer
 from convrec.files import write_text
 from convrec.nn import Padded
-from convrec.nn.checks import fail
 from convrec.tasks.base import TaskData
 from convrec.tasks.dataset import DatasetTask, evaluating, materialised
 
@@ -29,6 +29,7 @@ class LanguageModelling(DatasetTask):
     """Next-token prediction over windows of a token stream; the output size is the vocabulary."""
 
     outputs_per_step = True
+    curve_metric = "bits_per_char"
 
     def __init__(self, root: str | None = None, **dataset_options: Any) -> None:
         super().__init__(root, **dataset_options)

@@ -1,28 +1,36 @@
-"""Training: the visible loop on Lightning Fabric, callbacks, checkpoints, run directories."""
+"""Training: the visible loop on Lightning Fabric, callbacks, checkpoints, run directories.
 
-from convrec.train.checkpoint import IncompatibleCheckpointError
-from convrec.train.config import TrainConfig, make_config
-from convrec.train.loop import Callback, FitState, Loop, TrainingDivergedError, fit
-from convrec.train.run import Run, TrainedModel, evaluate, load, resolve_config, train
-from convrec.train.safe_load import UnsafeCheckpointError
-from convrec.train.storage import CheckpointChecksumMismatch, CorruptCheckpointError
+Names are loaded on first use, so that reading a trained model (``convrec.train.trained``)
+does not import Lightning.
+"""
 
-__all__ = [
-    "Callback",
-    "CheckpointChecksumMismatch",
-    "CorruptCheckpointError",
-    "FitState",
-    "IncompatibleCheckpointError",
-    "Loop",
-    "Run",
-    "TrainConfig",
-    "TrainedModel",
-    "TrainingDivergedError",
-    "UnsafeCheckpointError",
-    "evaluate",
-    "fit",
-    "load",
-    "make_config",
-    "resolve_config",
-    "train",
-]
+from importlib import import_module
+from typing import Any
+
+_HOMES = {
+    "Callback": "loop",
+    "FitState": "loop",
+    "Loop": "loop",
+    "TrainingDivergedError": "loop",
+    "fit": "loop",
+    "IncompatibleCheckpointError": "checkpoint",
+    "TrainConfig": "config",
+    "make_config": "config",
+    "Run": "run",
+    "train": "run",
+    "resolve_config": "resolve",
+    "TrainedModel": "trained",
+    "evaluate": "trained",
+    "load": "trained",
+    "UnsafeCheckpointError": "safe_load",
+    "CheckpointChecksumMismatch": "storage",
+    "CorruptCheckpointError": "storage",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'convrec.train' has no attribute {name!r}")
+    return getattr(import_module(f"convrec.train.{_HOMES[name]}"), name)

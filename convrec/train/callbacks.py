@@ -1,13 +1,18 @@
-"""Small ordered callbacks: history, checkpoints, early stopping, frozen backbone, progress."""
+"""Small ordered callbacks: validation metric, history, checkpoints, early stopping, frozen
+backbone, progress."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from torch.utils.data import Dataset
 
+from convrec.errors import InvalidValueError
 from convrec.files import write_csv
 from convrec.train.checkpoint import checkpoint_path, prune, save_checkpoint
 from convrec.train.loop import Callback, Loop
@@ -55,7 +60,7 @@ class Checkpointing(Callback):
         self, directory: Path, fingerprint: Mapping[str, Any] | None = None, keep_last: int = 2
     ) -> None:
         if not isinstance(keep_last, int) or keep_last < 1:
-            raise ValueError(
+            raise InvalidValueError(
                 f"invalid value for argument `keep_last`: expected an integer >= 1, got "
                 f"{keep_last!r}"
             )
@@ -82,50 +87,85 @@ class EarlyStopping(Callback):
             loop.state.stop = True
 
 
+class ValidationMetric(Callback):
+    """Add the task's ``name`` metric on the validation split to the epoch's history row, as
+    ``validation_<name>`` (before ``history.csv`` is written)."""
+
+    order = 5
+
+    def __init__(self, task: Any, dataset: Dataset, name: str) -> None:
+        self.task, self.dataset, self.name = task, dataset, name
+
+    def on_epoch_end(self, loop: Loop) -> None:
+        model = getattr(loop.model, "module", loop.model)
+        was_training = model.training
+        value = self.task.evaluate(model, self.dataset)[self.name]
+        model.train(was_training)
+        loop.state.history[-1][f"validation_{self.name}"] = value
+
+
 class ProgressBar(Callback):
-    """A rich progress bar over all steps, with the epoch and the latest losses."""
+    """Progress of each epoch, then one line per epoch with its losses, learning rate and time.
+
+    On a terminal a bar shows the epoch's steps (``epoch 3/60  41/64 steps``) with the running
+    loss, refreshed at most ten times a second; elsewhere (a pipe, a log file, CI) only the
+    per-epoch lines are printed, each as soon as its epoch ends.
+    """
 
     order = 40
 
-    def __init__(self, epochs: int, steps_per_epoch: int) -> None:
-        self.total = epochs * steps_per_epoch
-        self.progress = Progress(
-            TextColumn("[bold]epoch {task.fields[epoch]}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} steps"),
-            TextColumn("loss {task.fields[loss]:.3g}  val {task.fields[validation]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            transient=False,
-        )
-        self.task = None
+    def __init__(self, epochs: int, steps_per_epoch: int, console: Console | None = None) -> None:
+        self.epochs, self.steps = epochs, steps_per_epoch
+        self.console = console or Console()
+        self.progress: Progress | None = None
+        self.task: Any = None
+        self.started = 0.0
 
     def on_fit_start(self, loop: Loop) -> None:
-        if not loop.fabric.is_global_zero:
+        if not loop.fabric.is_global_zero or not self.console.is_terminal:
             return
-        self.progress.start()
-        done = loop.state.step
-        self.task = self.progress.add_task(
-            "train",
-            total=self.total,
-            completed=done,
-            epoch=loop.state.epoch + 1,
-            loss=0.0,
-            validation="-",
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} steps"),
+            TextColumn("loss {task.fields[loss]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
         )
+        self.progress.start()
+        self.task = self.progress.add_task("", total=self.steps, loss="-")
+
+    def on_epoch_start(self, loop: Loop) -> None:
+        self.started = time.perf_counter()
+        if self.progress is not None:
+            description = f"epoch {loop.state.epoch + 1}/{self.epochs}"
+            self.progress.reset(self.task, total=self.steps, description=description, loss="-")
 
     def on_batch_end(self, loop: Loop, loss: float) -> None:
-        if self.task is not None:
-            self.progress.update(self.task, advance=1, loss=loss)
+        if self.progress is not None:
+            self.progress.update(self.task, advance=1, loss=f"{loss:.3g}")
 
     def on_epoch_end(self, loop: Loop) -> None:
-        if self.task is not None:
-            row = loop.state.history[-1]
-            self.progress.update(
-                self.task, epoch=loop.state.epoch + 1, validation=f"{row['validation_loss']:.3g}"
-            )
+        if not loop.fabric.is_global_zero:
+            return
+        row = loop.state.history[-1]
+        extras = "".join(
+            f"  {key.removeprefix('validation_')} {value:.4g}"
+            for key, value in row.items()
+            if key.startswith("validation_") and key != "validation_loss"
+        )
+        best = "  *" if loop.state.best_epoch == loop.state.epoch else ""
+        line = (
+            f"epoch {loop.state.epoch}/{self.epochs}  train {row['train_loss']:.4g}  "
+            f"validation {row['validation_loss']:.4g}{extras}  lr {row['lr']:.3g}  "
+            f"{time.perf_counter() - self.started:.1f} s{best}"
+        )
+        (self.progress.console if self.progress is not None else self.console).print(
+            line, highlight=False, markup=False, soft_wrap=True
+        )
 
     def on_fit_end(self, loop: Loop) -> None:
-        if self.task is not None:
-            self.progress.update(self.task, completed=self.total)
+        if self.progress is not None:
             self.progress.stop()

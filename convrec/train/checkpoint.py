@@ -1,4 +1,4 @@
-"""Checkpoints (everything to resume a run exactly) and the shared model (safetensors plus JSON).
+"""Checkpoints: everything to resume a run exactly.
 
 A run's ``checkpoints/`` holds one folder per epoch, ``epoch-0007/``, with ``state.pt`` and a
 ``manifest.json`` committed last (:mod:`convrec.train.storage`). ``state.pt`` holds the model,
@@ -6,7 +6,7 @@ optimizer and scheduler state, the loop's :class:`~convrec.train.loop.FitState`,
 generator (:mod:`convrec.train.rng`) and the run's fingerprint: the configuration a resume must
 match. A checkpoint is read only after its manifest checks out, and unpickled only with
 ``weights_only=True`` (:mod:`convrec.train.safe_load`); a checkpoint holding a non-finite tensor
-is never written. The shared model never unpickles anything.
+is never written.
 """
 
 from __future__ import annotations
@@ -20,11 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save
 from torch import nn
 
-from convrec.files import write_bytes, write_json
+from convrec.errors import InvalidValueError
 from convrec.train.loop import Loop, TrainingDivergedError
 from convrec.train.rng import random_state, restore_random_state
 from convrec.train.safe_load import load_weights_only
@@ -35,7 +33,7 @@ KEYS = ("model", "optimizer", "scheduler", "fit", "rng", "fingerprint")
 _EPOCH_FOLDER = re.compile(r"epoch-(\d+)")
 
 
-class IncompatibleCheckpointError(ValueError):
+class IncompatibleCheckpointError(InvalidValueError):
     """A checkpoint belongs to another run: another task, data, model or seed."""
 
 
@@ -130,6 +128,8 @@ def restore(
     model.load_state_dict(state["model"])
     loop.scheduler.load_state_dict(state["scheduler"])
     loop.state.load_state_dict(state["fit"])
+    # Runs saved before the schedule moved to every step counted epochs; carry on per step.
+    loop.scheduler.last_epoch = loop.state.step
     restore_random_state(state["rng"], loop.fabric.device)
 
 
@@ -191,48 +191,6 @@ def _require_fit(model: nn.Module, weights: Mapping[str, torch.Tensor], source: 
             f"the weights in {source} do not fit this model: {'; '.join(differences[:3])}"
             + (f" (and {len(differences) - 3} more)" if len(differences) > 3 else "")
         )
-
-
-def save_model(directory: Path, model: nn.Module, description: dict[str, Any]) -> None:
-    """``model.safetensors`` (weights) and ``model.json`` (how to rebuild and feed the model)."""
-    tensors = {
-        name: value.detach().cpu().contiguous() for name, value in model.state_dict().items()
-    }
-    write_bytes(directory / "model.safetensors", save(tensors))
-    write_json(directory / "model.json", description)
-
-
-def read_model(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """The weights and the description :func:`save_model` wrote; nothing is unpickled.
-
-    Raises:
-        ValueError: a file is missing, or is damaged (truncated, a bit flipped, a header out of
-            bounds) or not what its name says; the message names it.
-    """
-    for name in ("model.safetensors", "model.json"):
-        if not (directory / name).is_file():
-            raise ValueError(
-                f"invalid value for argument `run_dir`: {directory} has no {name}; "
-                "is it a finished convrec run directory?"
-            )
-    try:
-        weights = load_file(directory / "model.safetensors")
-    except SafetensorError as error:
-        raise _damaged(directory / "model.safetensors", "safetensors file", error) from None
-    try:
-        description = json.loads((directory / "model.json").read_bytes())
-    except ValueError as error:  # not JSON, or not UTF-8
-        raise _damaged(directory / "model.json", "JSON file", error) from None
-    if not isinstance(description, dict):
-        raise _damaged(directory / "model.json", "JSON object", type(description).__name__)
-    return weights, description
-
-
-def _damaged(path: Path, expected: str, error: object) -> ValueError:
-    return ValueError(
-        f"invalid value for argument `run_dir`: expected a readable {expected} at {path}, got "
-        f"a damaged one ({error}); copy the run directory again or train anew"
-    )
 
 
 def _tensors(value: Any, name: str) -> Iterator[tuple[str, torch.Tensor]]:

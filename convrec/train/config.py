@@ -7,8 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from convrec.checks import brief
+from convrec.errors import InvalidValueError, PathNotFoundError
+from convrec.yaml_files import read_yaml_file
 
 
 class TrainConfig(BaseModel):
@@ -26,6 +29,13 @@ class TrainConfig(BaseModel):
     for how processes share those batches.
     ``batch_size`` is the global batch: with ``devices * num_nodes`` processes each takes an
     equal share, so a distributed run sees the same batches as a single process.
+
+    ``optimizer`` is ``adamw`` (decoupled ``weight_decay``) or ``sgd`` (with ``momentum`` and
+    L2 ``weight_decay``). The learning rate changes after every optimizer step
+    (:mod:`convrec.train.optim`): a linear warm-up over ``warmup_epochs`` (fractions allowed),
+    then ``cosine`` decay to ``lr / 100``, ``constant``, or ``one-cycle`` (Smith & Topin 2019:
+    up from ``lr / 25`` over the warm-up, 30% of the steps if none is given, then down to
+    ``lr / 25e4``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -36,11 +46,13 @@ class TrainConfig(BaseModel):
     task_options: dict[str, Any] = Field(default_factory=dict)
     epochs: int = Field(30, ge=1)
     batch_size: int = Field(32, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
-    schedule: Literal["cosine", "constant"] = "cosine"
-    warmup_epochs: int = Field(0, ge=0)
-    clip_grad_norm: float | None = Field(1.0, gt=0)
+    lr: float = Field(1e-3, gt=0, allow_inf_nan=False)
+    weight_decay: float = Field(0.0, ge=0, allow_inf_nan=False)
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    momentum: float = Field(0.9, ge=0, lt=1)
+    schedule: Literal["cosine", "constant", "one-cycle"] = "cosine"
+    warmup_epochs: float = Field(0.0, ge=0, allow_inf_nan=False)
+    clip_grad_norm: float | None = Field(1.0, gt=0, allow_inf_nan=False)
     bucket_by_length: bool = False
     patience: int | None = Field(None, ge=1)
     seed: int = 0
@@ -59,12 +71,12 @@ class TrainConfig(BaseModel):
     def _global_batch_splits_evenly(self) -> TrainConfig:
         processes = self.devices * self.num_nodes
         if self.batch_size % processes:
-            raise ValueError(
+            raise InvalidValueError(
                 f"batch_size {self.batch_size} does not split evenly over {processes} processes "
                 f"(devices x num_nodes); choose a multiple of {processes}"
             )
         if self.freeze is not None and self.finetune is None:
-            raise ValueError(
+            raise InvalidValueError(
                 "freeze='backbone' needs finetune: the run directory whose backbone to reuse"
             )
         return self
@@ -77,10 +89,10 @@ def make_config(**values: Any) -> TrainConfig:
     except ValidationError as error:
         problems = "; ".join(
             f"`{'.'.join(map(str, item['loc'])) or 'config'}`: {item['msg']} "
-            f"(got {item.get('input')!r})"
+            f"(got {brief(repr(item.get('input')))})"
             for item in error.errors()
         )
-        raise ValueError(f"invalid training configuration: {problems}") from None
+        raise InvalidValueError(f"invalid training configuration: {problems}") from None
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -95,10 +107,13 @@ def read_config_mapping(path: str | Path) -> dict[str, Any]:
     """The YAML config file as written, a run's ``versions`` included."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"invalid value for argument `config`: no file at {path}")
-    values = yaml.safe_load(path.read_text()) or {}
+        raise PathNotFoundError(f"invalid value for argument `config`: no file at {path}")
+    values = read_yaml_file(path) or {}
     if not isinstance(values, dict):
-        raise ValueError(f"invalid config file {path}: expected a mapping of keys to values")
+        raise InvalidValueError(
+            f"invalid config file {path}: expected a mapping of keys to values, got "
+            f"{type(values).__name__}"
+        )
     return values
 
 

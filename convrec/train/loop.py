@@ -6,13 +6,21 @@ plain sight below. Callbacks see the loop at named events, in their ``order``.
 
 The loop sets the sampler's epoch itself (``train_loader`` should be a plain ``DataLoader``, not
 one wrapped by ``fabric.setup_dataloaders``, whose wrapper would reset the epoch to its own count
-of passes, 0 after a resume) and moves each batch to the device. A NaN or infinite training loss,
-gradient norm or validation loss stops training at once with :class:`TrainingDivergedError`,
-before the step that would apply it, and before any checkpoint of that epoch.
+of passes, 0 after a resume) and moves each batch to the device. A NaN or infinite input (within
+each sequence's length), training loss or gradient norm stops training at once with
+:class:`~convrec.data.finite.NonFiniteInputError` or :class:`TrainingDivergedError`, before the
+step that would apply it, and before any checkpoint of that epoch; so does a non-finite
+validation loss. The learning-rate scheduler steps after every optimizer step.
+
+Each step waits for the device once: the loss, the gradient norm and the sum of the inputs come
+back to the host together, after the backward pass and before the optimizer step, since the
+decision to step needs them; nothing else in a step reads a value back. The validation loss is
+summed on the device and read once per epoch.
 
 Each epoch adds a row to ``state.history``: ``epoch``, ``train_loss`` (the mean over its steps),
-``validation_loss``, ``lr`` (the learning rate it used) and ``grad_norm_max``, the largest total
-gradient norm of its steps, measured before clipping: above ``clip_grad_norm``, clipping acted.
+``validation_loss``, ``lr`` (the learning rate of its last step) and ``grad_norm_max``, the
+largest total gradient norm of its steps, measured before clipping: above ``clip_grad_norm``,
+clipping acted.
 """
 
 from __future__ import annotations
@@ -20,20 +28,23 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from lightning.fabric import Fabric
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from convrec.data.finite import check_finite_batch
+from convrec.errors import UserError
 from convrec.nn import Padded
+
+if TYPE_CHECKING:
+    from lightning.fabric import Fabric
 
 LossFunction = Callable[[Any, Any], Tensor]
 
 
-class TrainingDivergedError(RuntimeError):
+class TrainingDivergedError(UserError, RuntimeError):
     """The loss, the gradient norm or a weight became NaN or infinite."""
 
 
@@ -106,12 +117,7 @@ def fit(
         losses, gradient_norms = [], []
         for batch in train_loader:
             inputs, targets = fabric.to_device(batch)
-            check_finite_batch(inputs, batch=state.step + 1)
-            prediction = model(inputs)
-            loss = loss_function(prediction, targets)
-            value = loss.item()
-            if not math.isfinite(value):
-                raise _diverged("the training loss", value, _at_step(state))
+            loss = loss_function(model(inputs), targets)
             optimizer.zero_grad(set_to_none=True)
             fabric.backward(loss)
             norm = fabric.clip_gradients(  # the norm before clipping; an infinite limit clips none
@@ -120,17 +126,15 @@ def fit(
                 max_norm=math.inf if clip_grad_norm is None else clip_grad_norm,
                 error_if_nonfinite=False,
             )
-            if clip_grad_norm is not None and not torch.isfinite(norm):
-                where = f"{_at_step(state)}, with loss {value:.6g}"
-                raise _diverged("the gradient norm", float(norm), where)
+            value, norm_value = _check_step(inputs, loss, norm, clip_grad_norm, state)
+            learning_rate = optimizer.param_groups[0]["lr"]
             optimizer.step()
+            loop.scheduler.step()
             state.step += 1
             losses.append(value)
-            gradient_norms.append(norm.detach())
+            gradient_norms.append(norm_value)
             for callback in callbacks:
                 callback.on_batch_end(loop, value)
-        learning_rate = optimizer.param_groups[0]["lr"]
-        loop.scheduler.step()
         state.epoch += 1
         train_loss = fabric.all_reduce(torch.tensor(sum(losses) / len(losses)), reduce_op="mean")
         validation = validation_loss(model, validation_loader, loss_function)
@@ -147,7 +151,7 @@ def fit(
                 "train_loss": float(train_loss),
                 "validation_loss": validation,
                 "lr": learning_rate,
-                "grad_norm_max": float(torch.stack(gradient_norms).max()),
+                "grad_norm_max": max(gradient_norms),
             }
         )
         for callback in callbacks:
@@ -155,6 +159,28 @@ def fit(
     for callback in callbacks:
         callback.on_fit_end(loop)
     return state
+
+
+def _check_step(
+    inputs: Any, loss: Tensor, norm: Tensor, clip_grad_norm: float | None, state: FitState
+) -> tuple[float, float]:
+    """The step's loss and gradient norm, read back in one transfer with the sum of its inputs;
+    raise if the inputs, the loss or (when clipping) the norm is not finite."""
+    data = inputs.data if isinstance(inputs, Padded) else inputs
+    floating = isinstance(data, Tensor) and data.is_floating_point()
+    checked = data.detach().sum() if floating else loss.new_zeros(())
+    value, norm_value, input_sum = torch.stack(
+        [loss.detach().float(), norm.detach().float(), checked.float()]
+    ).tolist()
+    if not math.isfinite(input_sum):  # NaN or Inf somewhere, or an overflowing sum: look closely
+        check_finite_batch(inputs, batch=state.step + 1)
+    if not math.isfinite(value):
+        raise _diverged("the training loss", value, _at_step(state))
+    if clip_grad_norm is not None and not math.isfinite(norm_value):
+        raise _diverged(
+            "the gradient norm", norm_value, f"{_at_step(state)}, with loss {value:.6g}"
+        )
+    return value, norm_value
 
 
 def set_epoch(loader: DataLoader, epoch: int) -> None:
@@ -177,13 +203,15 @@ def _diverged(quantity: str, value: float, where: str) -> TrainingDivergedError:
 
 @torch.no_grad()
 def validation_loss(model: nn.Module, loader: DataLoader, loss_function: LossFunction) -> float:
-    """The loss over a whole split, each batch weighted by its number of sequences."""
+    """The loss over a whole split, each batch weighted by its number of sequences; summed on the
+    device and read back once."""
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0
+    total, count = None, 0
     for inputs, targets in loader:
         size = targets.batch_size if isinstance(targets, Padded) else len(targets)
-        total += loss_function(model(inputs), targets).item() * size
+        weighted = loss_function(model(inputs), targets).detach().float() * size
+        total = weighted if total is None else total + weighted
         count += size
     model.train(was_training)
-    return total / count
+    return float(total) / count

@@ -1,6 +1,8 @@
 """Configuration: defaults resolve in order; bad keys and values, and model and task options
 the model or task does not take, are refused by name."""
 
+import math
+
 import pytest
 
 from convrec.train.config import (
@@ -9,7 +11,7 @@ from convrec.train.config import (
     read_config_mapping,
     written_by_a_run,
 )
-from convrec.train.run import resolve_config
+from convrec.train.resolve import resolve_config
 
 
 def test_task_defaults_then_file_then_options(tmp_path):
@@ -27,7 +29,13 @@ def test_task_defaults_then_file_then_options(tmp_path):
         ({"lr": "fast"}, r"`lr`: Input should be a valid number"),
         ({"learning_rate": 0.1}, r"`learning_rate`: Extra inputs are not permitted"),
         ({"batch_size": 5, "devices": 2}, r"batch_size 5 does not split evenly over 2 processes"),
-        ({"schedule": "step"}, r"`schedule`: Input should be 'cosine' or 'constant'"),
+        (
+            {"schedule": "step"},
+            r"`schedule`: Input should be 'cosine', 'constant' or 'one-cycle' \(got 'step'\)",
+        ),
+        ({"lr": math.inf}, r"`lr`: Input should be a finite number"),
+        ({"weight_decay": math.nan}, r"`weight_decay`: Input should be a finite number"),
+        ({"optimizer": "adam"}, r"`optimizer`: Input should be 'adamw' or 'sgd'"),
     ],
 )
 def test_bad_values_are_refused_naming_the_key(values, message):
@@ -62,7 +70,7 @@ def test_a_config_file_must_be_a_mapping(tmp_path):
     path.write_text("- 1\n- 2\n")
     with pytest.raises(ValueError, match="expected a mapping"):
         read_config_file(path)
-    with pytest.raises(ValueError, match="no file at"):
+    with pytest.raises(FileNotFoundError, match="no file at"):
         read_config_file(tmp_path / "missing.yaml")
 
 

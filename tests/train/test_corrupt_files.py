@@ -17,19 +17,21 @@ from pathlib import Path
 import pytest
 
 from convrec.models import create
-from convrec.train.checkpoint import STATE, save_checkpoint, save_model
+from convrec.train.checkpoint import STATE, save_checkpoint
+from convrec.train.model_files import save_model
 from convrec.train.storage import commit
 from tests.train.checkpoint_checks import make_loop
 
 SEED, COUNT = 5, 30
 CHECKPOINT_ERRORS = {"CorruptCheckpointError", "UnsafeCheckpointError"}
-MODEL_ERRORS = {"ValueError"}  # read_model's, naming the file
+MODEL_ERRORS = {"InvalidValueError"}  # read_model's, naming the file
 HUGE_HEADER = 30_000_000  # bytes of JSON; safetensors refuses headers over 100 MB
 MEMORY_ALLOWANCE = 2 * HUGE_HEADER + 100_000_000  # the address space loads may add (Linux)
 WORKER = """
 import json, os, resource, sys, time
 from pathlib import Path
-from convrec.train.checkpoint import read_checkpoint, read_model
+from convrec.train.checkpoint import read_checkpoint
+from convrec.train.model_files import read_model
 
 loaders = {"checkpoint": read_checkpoint, "model": read_model}
 cases, valid, allowance = json.loads(Path(sys.argv[1]).read_text())
@@ -162,5 +164,10 @@ def test_damaged_files_raise_only_documented_errors_without_hanging_or_crashing(
     for path, outcome, seconds in results:
         assert outcome in expected[path][1], f"{path}: {outcome}"  # MemoryError included
         assert seconds < 5, f"{path}: {seconds:.1f} s"
-    reached = {"loaded", "CorruptCheckpointError", "CheckpointChecksumMismatch", "ValueError"}
+    reached = {
+        "loaded",
+        "CorruptCheckpointError",
+        "CheckpointChecksumMismatch",
+        "InvalidValueError",
+    }
     assert reached <= {outcome for _, outcome, _ in results}  # every layer of checks was hit

@@ -14,12 +14,18 @@ from convrec.data.sequences import SequenceDataset, collate_padded
 from convrec.models import RecurrentNet
 from convrec.nn import Padded
 from convrec.nn.losses import sequence_mse
+from convrec.train.batches import evaluation_loader, train_loader
 from convrec.train.callbacks import Checkpointing, EarlyStopping
 from convrec.train.checkpoint import checkpoint_folders, read_checkpoint
 from convrec.train.loop import FitState, Loop, TrainingDivergedError, fit, set_epoch
-from convrec.train.run import evaluation_loader, train_loader
 
 SEED, EPOCHS, BATCH, LR, CLIP = 3, 2, 4, 1e-2, 0.5
+STEPS = math.ceil(10 / BATCH)  # optimizer steps per epoch of toy_dataset()
+
+
+def halving(step: int) -> float:
+    """The schedule steps after every optimizer step: half the rate each epoch."""
+    return 0.5 ** (step // STEPS)
 
 
 def toy_dataset(count: int = 10) -> SequenceDataset:
@@ -35,7 +41,7 @@ def make_model() -> RecurrentNet:
     return RecurrentNet((None, 3), 1, cell="lstm", hidden_size=8, num_layers=2, dropout=0.2)
 
 
-def fabric_loop(schedule=lambda epoch: 0.5**epoch) -> Loop:
+def fabric_loop(schedule=halving) -> Loop:
     fabric = Fabric(accelerator="cpu", devices=1)
     model = make_model()
     optimizer = torch.optim.AdamW(model.parameters(), lr=LR)
@@ -57,7 +63,7 @@ def fabric_run(
 def plain_pytorch_run(dataset: SequenceDataset) -> RecurrentNet:
     model = make_model()
     optimizer = torch.optim.AdamW(model.parameters(), lr=LR)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 0.5**epoch)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, halving)
     for epoch in range(EPOCHS):
         model.train()
         order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(SEED + epoch))
@@ -68,7 +74,7 @@ def plain_pytorch_run(dataset: SequenceDataset) -> RecurrentNet:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
             optimizer.step()
-        scheduler.step()
+            scheduler.step()
     return model
 
 
@@ -123,7 +129,7 @@ def test_a_forced_divergence_stops_in_its_step_and_no_checkpoint_holds_a_non_fin
             training_losses.append(loss.item())
         return loss
 
-    loop = fabric_loop(schedule=lambda epoch: 1.0 if epoch < 2 else 1e30)  # lr 1e28 in epoch 3
+    loop = fabric_loop(schedule=lambda step: 1.0 if step < 2 * STEPS else 1e30)  # epoch 3
     with pytest.raises(TrainingDivergedError) as raised:
         fabric_run(toy_dataset(), recorded, [Checkpointing(tmp_path)], epochs=10, loop=loop)
     first_bad = next(i for i, loss in enumerate(training_losses) if not math.isfinite(loss))
@@ -200,7 +206,7 @@ def exploding_rnn_run(clip: float | None) -> tuple[Loop, torch.Tensor]:
     assert float(radius) == pytest.approx(3, rel=1e-5)
     initial = torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     fabric = Fabric(accelerator="cpu", devices=1)
     model, optimizer = fabric.setup(model, optimizer)
     loop = Loop(fabric, model, optimizer, scheduler, FitState())

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from convrec.train.checkpoint import read_checkpoint, read_model, save_checkpoint, save_model
+from convrec.train.checkpoint import read_checkpoint, save_checkpoint
+from convrec.train.model_files import read_model, save_model
 from tests.train.checkpoint_checks import make_loop
 
 DTYPES = (torch.float32, torch.float64, torch.bfloat16, torch.int64)

@@ -14,7 +14,7 @@ import torch
 
 import convrec
 from convrec.tasks.maxwell import Maxwell
-from convrec.train import run
+from convrec.train import finish, run
 from convrec.train.checkpoint import IncompatibleCheckpointError, read_checkpoint
 
 SMALL = {"train_size": 24, "validation_size": 8, "test_size": 4, "segments": 2}
@@ -167,20 +167,20 @@ def test_a_saved_model_predicts_bit_for_bit_what_it_predicted_before_saving(tmp_
     """RES-4: the in-memory model and task (its input normalisation) just before saving, the
     model read back in this process and in a new one give equal bits (pictures not drawn)."""
     monkeypatch.setattr(Maxwell, "plot", lambda self, model, data, directory: [])
-    monkeypatch.setattr(run, "plot_learning_curves", lambda history, path: path)
-    monkeypatch.setattr(run, "inspect_model", lambda model, task, dataset, directory: None)
+    monkeypatch.setattr(finish, "plot_learning_curves", lambda history, path, metric: path)
+    monkeypatch.setattr(finish, "inspect_model", lambda model, task, dataset, directory: None)
     generator = np.random.default_rng(0)
     rates = generator.uniform(-0.02, 0.02, size=30)
     sequence = np.stack([1 + np.cumsum(rates * 0.5), rates, np.full(30, 0.5)], axis=-1)
     sequences = [sequence, sequence[:11] + np.array([0.01, 0, 0])]  # two lengths, so one is padded
     before = []
-    finish = run._finish
+    finish_run = run.finish_run
 
     def predicting_finish(directory, config, task, model, *rest):
         before.extend(task.predict(model.eval(), sequences))
-        return finish(directory, config, task, model, *rest)
+        return finish_run(directory, config, task, model, *rest)
 
-    monkeypatch.setattr(run, "_finish", predicting_finish)
+    monkeypatch.setattr(run, "finish_run", predicting_finish)
     directory = small_run(tmp_path, TINY, epochs=1).directory
     np.save(tmp_path / "inputs.npy", np.concatenate(sequences))
     same_process = convrec.load(directory).predict(sequences)

@@ -6,7 +6,7 @@ import torch
 
 from convrec.models import create
 from convrec.train.callbacks import FreezeBackbone
-from convrec.train.checkpoint import save_model
+from convrec.train.model_files import save_model
 from convrec.train.transfer import (
     backbone_branches,
     backbone_modules,

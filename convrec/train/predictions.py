@@ -1,0 +1,57 @@
+"""Predictions of a trained model for the sequences in a file, written beside it.
+
+A ``.npz`` holds one ``(T, features)`` array per key and gets the predictions under the same
+keys; a ``.csv`` has a ``sequence_id`` column and the task's input columns, one row per step, and
+gets one row per sequence (or per step, for sequence-to-sequence tasks).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from convrec.data.readers import read_sequences_csv, read_sequences_npz
+from convrec.errors import InvalidValueError
+from convrec.files import atomic_write, write_text
+from convrec.train.trained import TrainedModel
+
+
+def write_predictions(trained: TrainedModel, source: Path, out: Path) -> int:
+    """Predict every sequence of ``source`` and write them to ``out`` in the same format;
+    returns how many sequences were predicted.
+
+    Raises:
+        InvalidValueError: ``source`` is neither ``.npz`` nor ``.csv``, or not readable as one.
+    """
+    if source.suffix == ".npz":
+        names, sequences = read_sequences_npz(source)
+        predictions = trained.predict(sequences)
+        atomic_write(out, lambda file: np.savez(file, **dict(zip(names, predictions, strict=True))))
+        return len(predictions)
+    if source.suffix == ".csv":
+        names, sequences = read_sequences_csv(source, trained.description["input_columns"])
+        predictions = trained.predict(sequences)
+        write_text(out, _csv(trained, names, predictions))
+        return len(predictions)
+    raise InvalidValueError(
+        f"invalid value for argument `input`: expected a .npz or .csv file, got {source.name}"
+    )
+
+
+def _csv(trained: TrainedModel, names: list[str], predictions: list[np.ndarray]) -> str:
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
+    per_step = trained.task.outputs_per_step
+    writer.writerow(
+        ["sequence_id", *(["step"] if per_step else []), *trained.description["output_columns"]]
+    )
+    for name, prediction in zip(names, predictions, strict=True):
+        if not per_step:
+            writer.writerow([name, *(f"{item:.6g}" for item in prediction)])
+            continue
+        for step, value in enumerate(np.asarray(prediction).reshape(len(prediction), -1)):
+            writer.writerow([name, step, *(f"{item:.6g}" for item in value)])
+    return rows.getvalue()

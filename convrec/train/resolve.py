@@ -1,0 +1,53 @@
+"""A run's configuration, resolved in layers: the task's defaults, the task's recipe for the
+chosen model, a config file, then the options given (later ones win; ``model_options`` merge key
+by key)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from convrec.models import entry
+from convrec.tasks import Task, create_task
+from convrec.tasks.base import task_class
+from convrec.train.config import TrainConfig, make_config, read_config_mapping, written_by_a_run
+
+
+def resolve_config(
+    task: str, model: str | None = None, config_file: str | Path | None = None, **options: Any
+) -> TrainConfig:
+    """The validated :class:`TrainConfig` of a run (see :func:`resolve`)."""
+    return resolve(task, model, config_file, **options)[0]
+
+
+def resolve(
+    task: str, model: str | None = None, config_file: str | Path | None = None, **options: Any
+) -> tuple[TrainConfig, Task]:
+    """The run's configuration and its task object, built once.
+
+    A run's own ``config.yaml`` (it records ``versions``) is complete, so the task's defaults
+    and recipe are left out beneath it: a recipe changed since must not alter the run it
+    resumes or repeats.
+
+    Raises:
+        InvalidValueError: an unknown task, model or key, a task option the task refuses, or a
+            model option the model does not take; all before anything is built or written.
+    """
+    task_type = task_class(task)
+    from_file = read_config_mapping(config_file) if config_file is not None else {}
+    complete = written_by_a_run(from_file)
+    from_file.pop("versions", None)
+    explicit = {key: value for key, value in options.items() if value is not None}
+    chosen = model or explicit.pop("model", None) or from_file.get("model")
+    chosen = chosen or task_type.default_model
+    recipe = [task_type.training_defaults, task_type.models.get(chosen, {})]
+    layers = [*([] if complete else recipe), from_file, explicit]
+    values: dict[str, Any] = {}
+    model_options: dict[str, Any] = {}
+    for layer in layers:
+        values |= layer
+        model_options |= layer.get("model_options", {})
+    config = make_config(**values | {"task": task, "model": chosen, "model_options": model_options})
+    task_object = create_task(config.task, **config.task_options)  # refuses bad task options
+    entry(config.model).check_options(config.model_options)
+    return config, task_object
