@@ -285,7 +285,7 @@ CASES = [
         r"Did you mean 'gru'"),
     row("cli-missing-run-directory", lambda: cli("evaluate", "/nonexistent/run"), CommandError,
         r"^exit status 2: error: invalid value for argument `run_dir`", r"/nonexistent/run",
-        r"finished convrec run directory"),
+        r"does not exist$"),
     row("cli-set-without-value", lambda: cli("train", "maxwell", "--set", "lr"), CommandError,
         r"^exit status 2: error: .*`--set`", r"expected KEY=VALUE", r"got 'lr'"),
     row("cli-set-bad-value", lambda: cli("train", "maxwell", "--set", "weight_decay=-1"),

@@ -4,6 +4,7 @@ errors."""
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,9 +16,9 @@ import yaml
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from convrec.cli import app, parse_settings
+from convrec.cli import DEBUG_VARIABLE, app, main, parse_settings
 from convrec.tasks.maxwell import Maxwell
-from convrec.train import run
+from convrec.train import finish, trained
 
 runner = CliRunner()
 SMALL = "task_options: {train_size: 32, validation_size: 8, test_size: 8, segments: 3}\n"
@@ -95,8 +96,8 @@ def run_dir(tmp_path_factory):
 def test_train_resume_continues_the_run_in_its_own_directory(run_dir, tmp_path, monkeypatch):
     """``--resume`` on a copy of the two-epoch run, for a third epoch (pictures not drawn)."""
     monkeypatch.setattr(Maxwell, "plot", lambda self, model, data, directory: [])
-    monkeypatch.setattr(run, "plot_learning_curves", lambda history, path: path)
-    monkeypatch.setattr(run, "inspect_model", lambda model, task, dataset, directory: None)
+    monkeypatch.setattr(finish, "plot_learning_curves", lambda history, path, metric: path)
+    monkeypatch.setattr(finish, "inspect_model", lambda model, task, dataset, directory: None)
     directory = shutil.copytree(run_dir, tmp_path / "run")
     before = (directory / "history.csv").read_text().splitlines()
     arguments = ["train", "maxwell", "--resume", str(directory), "--epochs", "3", "--no-progress"]
@@ -267,3 +268,90 @@ def test_data_list_and_fetch_errors(monkeypatch, tmp_path):
     assert unknown.returncode == 2
     assert "unknown source or dataset 'gunpont'" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def run_main(monkeypatch, capsys, *arguments: str) -> tuple[int | None, str]:
+    """``convrec ARGUMENTS`` through ``main``: its exit status (None if it returned) and its
+    standard error."""
+    monkeypatch.setattr(sys, "argv", ["convrec", *arguments])
+    try:
+        main()
+    except SystemExit as exit:
+        return exit.code, capsys.readouterr().err
+    return None, capsys.readouterr().err
+
+
+def test_a_user_error_is_one_line_and_a_bug_shows_its_traceback(monkeypatch, capsys, tmp_path):
+    monkeypatch.delenv(DEBUG_VARIABLE, raising=False)
+    status, error = run_main(monkeypatch, capsys, "evaluate", str(tmp_path / "gone"))
+    assert status == 2
+    assert error.strip().splitlines() == [
+        f"error: invalid value for argument `run_dir`: {tmp_path / 'gone'} does not exist"
+    ]
+
+    def bug(run_dir):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(trained, "evaluate", bug)
+    with pytest.raises(KeyError, match="a bug"):  # not turned into a line
+        run_main(monkeypatch, capsys, "evaluate", str(tmp_path))
+
+
+@pytest.mark.parametrize("how", ["flag", "variable"])
+def test_debug_shows_the_traceback_of_a_user_error_too(monkeypatch, capsys, tmp_path, how):
+    monkeypatch.delenv(DEBUG_VARIABLE, raising=False)
+    arguments = ["evaluate", str(tmp_path / "gone")]
+    if how == "flag":
+        arguments.insert(0, "--debug")
+    else:
+        monkeypatch.setenv(DEBUG_VARIABLE, "1")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        run_main(monkeypatch, capsys, *arguments)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_asking_for_a_missing_gpu_is_one_line(monkeypatch, capsys, tmp_path):
+    monkeypatch.delenv(DEBUG_VARIABLE, raising=False)
+    arguments = [*small_training(tmp_path), "--device", "cuda", "--out", str(tmp_path / "runs")]
+    status, error = run_main(monkeypatch, capsys, *arguments)
+    assert status == 2
+    assert error.strip().splitlines() == [
+        "error: invalid value for option `device`: 'cuda' with 1 device(s) cannot run on this "
+        "machine: `CUDAAccelerator` can not run on your system since the accelerator is not "
+        "available."
+    ]
+    assert not (tmp_path / "runs").exists()
+
+
+def test_piped_progress_is_a_line_per_epoch_as_it_ends(tmp_path):
+    arguments = [*small_training(tmp_path), "--out", str(tmp_path / "runs")]
+    arguments.remove("--no-progress")
+    result = convrec(*arguments[:3], "1", *arguments[4:])  # one epoch
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    (epoch,) = [line for line in lines if line.startswith("epoch ")]
+    assert re.fullmatch(
+        r"epoch 1/1  train \S+  validation \S+  rel_l2_median \S+  lr \S+  [0-9.]+ s  \*", epoch
+    )
+    assert any(re.match(r"1 epoch in \d+ s; run directory", line) for line in lines)
+
+
+def test_help_at_80_columns_shows_whole_option_names_and_defaults():
+    result = subprocess.run(
+        [sys.executable, "-m", "convrec.cli", "train", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "80"},
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    for option in ("--gradient-flow-every", "--clip-grad-norm", "--deterministic"):
+        assert option in result.stdout
+    assert "[default: (the task's" in result.stdout and "[default: (1.0)]" in result.stdout
+
+
+def test_report_of_a_missing_run_names_its_argument():
+    result = runner.invoke(app, ["report", "/nonexistent/run"])
+    assert isinstance(result.exception, FileNotFoundError)
+    assert "argument `run_dir`" in str(result.exception)
