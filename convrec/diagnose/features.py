@@ -123,6 +123,11 @@ def _draw_filters(figure: plt.Figure, axes_row: np.ndarray, weight: np.ndarray) 
     for axes in axes_row:
         axes.set_axis_off()
     shown = weight[:FILTERS_SHOWN]
+    if shown.ndim == 4 and shown.shape[1] == 3:  # filters over RGB: in colour
+        tiles = _mosaic(np.moveaxis(shown, 1, -1))
+        axes_row[0].imshow(_unit_range(np.nan_to_num(tiles, nan=np.nanmax(tiles))))
+        axes_row[0].set_title(f"{len(shown)} of {len(weight)} filters (RGB)")
+        return
     if shown.ndim == 4:
         mosaic = _mosaic(shown.mean(axis=1))
         span = np.nanmax(abs(mosaic))
@@ -137,15 +142,22 @@ def _draw_filters(figure: plt.Figure, axes_row: np.ndarray, weight: np.ndarray) 
 
 
 def _mosaic(filters: np.ndarray) -> np.ndarray:
-    """``(N, kh, kw)`` filters tiled on a square grid with one-pixel gaps (NaN)."""
-    count, height, width = filters.shape
+    """``(N, kh, kw)`` (or ``(N, kh, kw, 3)``) filters tiled on a square grid with one-pixel
+    gaps (NaN)."""
+    count, height, width = filters.shape[:3]
     side = int(np.ceil(np.sqrt(count)))
-    mosaic = np.full((side * (height + 1), side * (width + 1)), np.nan)
+    mosaic = np.full((side * (height + 1), side * (width + 1), *filters.shape[3:]), np.nan)
     for index, kernel in enumerate(filters):
         row, column = divmod(index, side)
         top, left = row * (height + 1), column * (width + 1)
         mosaic[top : top + height, left : left + width] = kernel
     return mosaic
+
+
+def _unit_range(values: np.ndarray) -> np.ndarray:
+    """``values`` scaled linearly to [0, 1] (a constant array to 0)."""
+    low, high = float(np.min(values)), float(np.max(values))
+    return (values - low) / (high - low) if high > low else np.zeros_like(values)
 
 
 def _draw_example(
@@ -155,7 +167,10 @@ def _draw_example(
     for axes in axes_row:
         axes.set_axis_off()
     if given.ndim == 3:  # (C, H, W): an image or a 2D spectrogram
-        axes_row[0].imshow(given[0], cmap="gray")
+        if len(given) in (3, 4):  # RGB (and alpha): shown in colour, scaled to [0, 1]
+            axes_row[0].imshow(_unit_range(np.moveaxis(given[:3], 0, -1)))
+        else:
+            axes_row[0].imshow(given[0], cmap="gray")
         axes_row[0].set_title("input")
         for channel, axes in enumerate(axes_row[1 : 1 + min(MAPS_SHOWN, len(maps))]):
             axes.imshow(maps[channel], cmap="viridis")

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from convrec.nn.checks import fail
+from convrec.checks import fail
+from convrec.errors import InvalidTypeError
 from convrec.nn.padded import Padded
 from convrec.nn.recurrent import _Recurrent
 
@@ -49,6 +50,8 @@ class RecurrentFlow:
         jacobian: ``||dh_T/dh_t||_F`` per lag.
         saturation: per gate (``'forget (sigmoid)'``, ...), the saturated share per lag.
         recurrent_norm: per gate, the largest singular value of its recurrent weights.
+        sequences: per lag, how many sequences are long enough to have it, the number each
+            mean above is taken over (empty in files written before it was recorded).
     """
 
     module: str
@@ -59,6 +62,7 @@ class RecurrentFlow:
     jacobian: list[float]
     saturation: dict[str, list[float]]
     recurrent_norm: dict[str, float]
+    sequences: list[int] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -115,7 +119,9 @@ def gradient_flow(
             f"a {type(model).__name__} without any",
         )
     if not (isinstance(probes, int) and probes > 0):
-        raise fail("gradient_flow", "probes", "a positive int", repr(probes), error=TypeError)
+        raise fail(
+            "gradient_flow", "probes", "a positive int", repr(probes), error=InvalidTypeError
+        )
     if not 0 < tolerance < 0.5:
         raise fail("gradient_flow", "tolerance", "a number in (0, 0.5)", repr(tolerance))
     steps: dict[tuple[str, int], list[Step]] = defaultdict(list)
@@ -218,6 +224,7 @@ def _measure(
         jacobian=_by_lag(_jacobian_norms(hidden, probes), lengths),
         saturation=saturation,
         recurrent_norm=recurrent_norm,
+        sequences=[int((lengths > lag).sum()) for lag in range(int(lengths.max()))],
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -17,11 +18,29 @@ from convrec.files import write_json
 FILTER_EXAMPLES = 4
 
 
-def example_batch(task: Any, dataset: Dataset, size: int, device: Any = "cpu") -> tuple[Any, Any]:
-    """The first ``size`` items of ``dataset``, batched by the task, on ``device``."""
-    items = [dataset[index] for index in range(min(size, len(dataset)))]
-    inputs, targets = task.collate(items)
+def example_batch(
+    task: Any, dataset: Dataset, size: int, device: Any = "cpu", indices: list[int] | None = None
+) -> tuple[Any, Any]:
+    """The items ``indices`` (default: the first ``size``) of ``dataset``, batched by the task,
+    on ``device``."""
+    chosen = indices if indices is not None else range(min(size, len(dataset)))
+    inputs, targets = task.collate([dataset[index] for index in chosen])
     return inputs.to(device), targets.to(device)
+
+
+def varied_indices(dataset: Dataset, count: int) -> list[int]:
+    """Up to ``count`` items to show: the first of each of ``count`` different classes where the
+    dataset's ``targets`` are class ids (a test split sorted by class would otherwise show one
+    class), else items spread evenly over the dataset."""
+    total = len(dataset)
+    spread = list(dict.fromkeys(index * total // count for index in range(min(count, total))))
+    targets = getattr(dataset, "targets", None)
+    labels = None if targets is None else np.asarray(targets)
+    if labels is None or labels.ndim != 1 or labels.dtype.kind not in "iu":
+        return spread
+    _, first = np.unique(labels, return_index=True)
+    chosen = sorted(int(index) for index in first[:count])
+    return chosen + [index for index in spread if index not in chosen][: count - len(chosen)]
 
 
 def inspect_model(
@@ -42,7 +61,8 @@ def inspect_model(
     """
     device = next(model.parameters()).device
     written = []
-    examples, _ = example_batch(task, dataset, FILTER_EXAMPLES, device)
+    shown = varied_indices(dataset, FILTER_EXAMPLES)
+    examples, _ = example_batch(task, dataset, FILTER_EXAMPLES, device, shown)
     picture = plot_first_convolution(model, examples, directory / "first_convolution.png")
     if picture is not None:
         written.append(picture)

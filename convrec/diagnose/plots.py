@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from convrec.diagnose.gradient_flow import RecurrentFlow
 from convrec.files import atomic_write
@@ -27,15 +28,33 @@ def save_figure(figure: Figure, path: Path) -> Path:
     return path
 
 
-def plot_learning_curves(history: Sequence[Mapping[str, float]], path: Path) -> Path:
-    """Training and validation loss per epoch (log scale), from ``history.csv``'s rows."""
-    figure, axes = plt.subplots(figsize=(6, 4), layout="constrained")
+def plot_learning_curves(
+    history: Sequence[Mapping[str, float]], path: Path, metric: str | None = None
+) -> Path:
+    """Training and validation loss per epoch (log scale), from ``history.csv``'s rows, and
+    beside them the task's ``metric`` on the validation split where the rows hold
+    ``validation_<metric>``; epochs on whole-number ticks."""
+    column = f"validation_{metric}"
+    with_metric = metric is not None and any(column in row for row in history)
+    figure, grid = plt.subplots(
+        1, 2 if with_metric else 1, figsize=(11 if with_metric else 6, 4), layout="constrained"
+    )
+    loss_axes = grid[0] if with_metric else grid
     epochs = [row["epoch"] for row in history]
     for key, label in (("train_loss", "train"), ("validation_loss", "validation")):
-        axes.plot(epochs, [row[key] for row in history], marker=".", label=label)
-    axes.set(xlabel="epoch", ylabel="loss", yscale="log", title="Learning curves")
-    axes.legend()
-    axes.grid(alpha=0.3)
+        loss_axes.plot(epochs, [row[key] for row in history], marker=".", label=label)
+    loss_axes.set(xlabel="epoch", ylabel="loss", yscale="log", title="Learning curves")
+    loss_axes.legend()
+    panels = [loss_axes]
+    if with_metric:
+        metric_axes = grid[1]
+        rows = [row for row in history if column in row]
+        metric_axes.plot([row["epoch"] for row in rows], [row[column] for row in rows], marker=".")
+        metric_axes.set(xlabel="epoch", ylabel=metric, title=f"Validation {metric}")
+        panels.append(metric_axes)
+    for axes in panels:
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.grid(alpha=0.3)
     return save_figure(figure, path)
 
 
@@ -144,10 +163,20 @@ def class_scores(matrix: np.ndarray) -> dict[str, np.ndarray]:
 
 def plot_gradient_flow(flows: Sequence[RecurrentFlow], path: Path) -> Path:
     """Per recurrent layer and direction, against steps before the end of the sequence:
-    ``||dL/dh_t||``, ``||dh_T/dh_t||`` (log scales) and the share of saturated gates."""
+    ``||dL/dh_t||``, ``||dh_T/dh_t||`` (log scales) and the share of saturated gates. Each value
+    is a mean over the sequences long enough for its lag; where lengths vary, a grey step line
+    (right axis) shows how many those are, so that a jump where short sequences drop out reads
+    as what it is."""
     figure, (loss, jacobian, saturation) = plt.subplots(
         1, 3, figsize=(15, 4.2), layout="constrained"
     )
+    counts = next((flow.sequences for flow in flows if flow.sequences), [])
+    if counts and min(counts) != max(counts):
+        for axes in (loss, jacobian):
+            present = axes.twinx()
+            present.step(range(len(counts)), counts, where="mid", color="grey", alpha=0.5)
+            present.set_ylabel("sequences present", color="grey")
+            present.set_ylim(0, max(counts) * 1.05)
     for flow in flows:
         line = loss.plot(flow.loss_gradient, label=flow.label)[0]
         norms = ", ".join(f"{gate} {value:.2f}" for gate, value in flow.recurrent_norm.items())

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from convrec.diagnose.summary import ModelSummary
+from convrec.errors import InvalidValueError
 from convrec.files import write_text
+from convrec.yaml_files import read_yaml_file
 
 PICTURE_ORDER = ("learning_curves", "confusion_matrix", "class_scores", "first_convolution")
 STYLE = """
@@ -42,18 +42,21 @@ def write_report(directory: Path, summary: ModelSummary | None = None) -> Path:
     directory = Path(directory)
     metrics_path = directory / "metrics.json"
     if not metrics_path.is_file():
-        raise ValueError(
+        raise InvalidValueError(
             f"invalid value for argument `run_dir`: {directory} has no metrics.json; "
             "is it a finished convrec run directory?"
         )
     metrics = json.loads(metrics_path.read_text())
     config_path = directory / "config.yaml"
-    config = yaml.safe_load(config_path.read_text()) if config_path.is_file() else {}
+    config = read_yaml_file(config_path) if config_path.is_file() else {}
     title = f"convrec run {directory.name}: {metrics.get('task', '')} / {metrics.get('model', '')}"
+    tests = metrics.get("test") if isinstance(metrics.get("test"), Mapping) else {}
     sections = [
         f"<h1>{html.escape(title)}</h1>",
-        "<h2>Metrics</h2>",
-        _table(_flatten(metrics)),
+        "<h2>Test metrics</h2>",
+        _test_table(tests),
+        "<h2>Run</h2>",
+        _table(_flatten({key: value for key, value in metrics.items() if key != "test"})),
     ]
     if summary is not None:
         sections += ["<h2>Model</h2>", _summary_table(summary)]
@@ -89,6 +92,20 @@ def _cell(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return f'<td class="number">{value:,}</td>'
     return f"<td>{html.escape(str(value))}</td>"
+
+
+def _test_table(tests: Mapping[str, Any]) -> str:
+    """One row per test set, one column per metric."""
+    sets = {name: values for name, values in tests.items() if isinstance(values, Mapping)}
+    names = list(dict.fromkeys(metric for values in sets.values() for metric in values))
+    head = "".join(f"<th>{html.escape(str(name))}</th>" for name in ["test set", *names])
+    body = "".join(
+        f"<tr><th>{html.escape(str(test_set))}</th>"
+        + "".join(_cell(values.get(name, "")) for name in names)
+        + "</tr>"
+        for test_set, values in sets.items()
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _table(rows: Mapping[str, Any]) -> str:

@@ -165,6 +165,7 @@ def train_on_recall(layer_class: type) -> tuple[nn.Module, float]:
     return model, accuracy
 
 
+@pytest.mark.slow  # 1,200 training steps: 15 s on an idle 2-core machine, minutes on a loaded one
 def test_gated_cells_carry_the_gradient_100_steps_back_and_the_vanilla_rnn_does_not() -> None:
     # the notes' claim, on a fixed seed: recalling a symbol seen 119 steps earlier
     x, symbols = recall_batch(32, 120, torch.Generator().manual_seed(1))

@@ -23,7 +23,13 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 def run_dir(tmp_path):
     """A run directory as training leaves it: metrics, config, pictures, gradient flow."""
     (tmp_path / "metrics.json").write_text(
-        json.dumps({"task": "digits", "model": "gru", "test": {"test": {"accuracy": 0.875}}})
+        json.dumps(
+            {
+                "task": "digits",
+                "model": "gru",
+                "test": {"test": {"accuracy": 0.875, "macro_f1": 0.5}, "noisy": {"accuracy": 0.25}},
+            }
+        )
     )
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({"lr": 0.001, "seed": 3}))
     plot_class_scores(np.diag([5, 4, 3]), ["a", "b", "c"], tmp_path / "class_scores.png")
@@ -39,7 +45,10 @@ def test_the_report_embeds_everything_and_reaches_for_nothing(run_dir):
     page = write_report(run_dir, summary(model, (1, 1, 28, 28))).read_text()
     for picture in ("class_scores.png", "gradient_flow.png"):
         assert base64.b64encode((run_dir / picture).read_bytes()).decode() in page
-    assert "test.test.accuracy" in page and "0.875" in page
+    assert "test.test" not in page  # test sets are rows, metrics columns
+    assert "<th>test set</th><th>accuracy</th><th>macro_f1</th>" in page
+    assert '<tr><th>test</th><td class="number">0.875</td><td class="number">0.5</td></tr>' in page
+    assert '<tr><th>noisy</th><td class="number">0.25</td><td></td></tr>' in page
     assert "61,706 parameters" in page and "features.0" in page
     assert "Gradient flow through time" in page and "sigma_max" in page
     assert "<script" not in page and "http://" not in page and "https://" not in page
