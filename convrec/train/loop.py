@@ -7,15 +7,16 @@ plain sight below. Callbacks see the loop at named events, in their ``order``.
 The loop sets the sampler's epoch itself (``train_loader`` should be a plain ``DataLoader``, not
 one wrapped by ``fabric.setup_dataloaders``, whose wrapper would reset the epoch to its own count
 of passes, 0 after a resume) and moves each batch to the device. A NaN or infinite input (within
-each sequence's length), training loss or gradient norm stops training at once with
-:class:`~convrec.data.finite.NonFiniteInputError` or :class:`TrainingDivergedError`, before the
-step that would apply it, and before any checkpoint of that epoch; so does a non-finite
-validation loss. The learning-rate scheduler steps after every optimizer step.
+each sequence's length) is refused with :class:`~convrec.data.finite.NonFiniteInputError` before
+the forward pass, on the batch the loader gave, before it goes to the device; a non-finite
+training loss or gradient norm stops training with :class:`TrainingDivergedError` before the
+optimizer step that would apply it, and before any checkpoint of that epoch; so does a
+non-finite validation loss. The learning-rate scheduler steps after every optimizer step.
 
-Each step waits for the device once: the loss, the gradient norm and the sum of the inputs come
-back to the host together, after the backward pass and before the optimizer step, since the
-decision to step needs them; nothing else in a step reads a value back. The validation loss is
-summed on the device and read once per epoch.
+Each step waits for the device once: the loss and the gradient norm come back to the host
+together, after the backward pass and before the optimizer step, since the decision to step needs
+them; nothing else in a step reads a value back from the device. The validation loss is summed
+on the device and read once per epoch.
 
 Each epoch adds a row to ``state.history``: ``epoch``, ``train_loss`` (the mean over its steps),
 ``validation_loss``, ``lr`` (the learning rate of its last step) and ``grad_norm_max``, the
@@ -116,6 +117,7 @@ def fit(
         set_epoch(train_loader, state.epoch)
         losses, gradient_norms = [], []
         for batch in train_loader:
+            check_finite_batch(batch[0], batch=state.step + 1)  # the host's copy: no device wait
             inputs, targets = fabric.to_device(batch)
             loss = loss_function(model(inputs), targets)
             optimizer.zero_grad(set_to_none=True)
@@ -126,7 +128,7 @@ def fit(
                 max_norm=math.inf if clip_grad_norm is None else clip_grad_norm,
                 error_if_nonfinite=False,
             )
-            value, norm_value = _check_step(inputs, loss, norm, clip_grad_norm, state)
+            value, norm_value = _check_step(loss, norm, clip_grad_norm, state)
             learning_rate = optimizer.param_groups[0]["lr"]
             optimizer.step()
             loop.scheduler.step()
@@ -162,18 +164,11 @@ def fit(
 
 
 def _check_step(
-    inputs: Any, loss: Tensor, norm: Tensor, clip_grad_norm: float | None, state: FitState
+    loss: Tensor, norm: Tensor, clip_grad_norm: float | None, state: FitState
 ) -> tuple[float, float]:
-    """The step's loss and gradient norm, read back in one transfer with the sum of its inputs;
-    raise if the inputs, the loss or (when clipping) the norm is not finite."""
-    data = inputs.data if isinstance(inputs, Padded) else inputs
-    floating = isinstance(data, Tensor) and data.is_floating_point()
-    checked = data.detach().sum() if floating else loss.new_zeros(())
-    value, norm_value, input_sum = torch.stack(
-        [loss.detach().float(), norm.detach().float(), checked.float()]
-    ).tolist()
-    if not math.isfinite(input_sum):  # NaN or Inf somewhere, or an overflowing sum: look closely
-        check_finite_batch(inputs, batch=state.step + 1)
+    """The step's loss and gradient norm, read back in one transfer; raise if the loss or (when
+    clipping) the norm is not finite."""
+    value, norm_value = torch.stack([loss.detach().float(), norm.detach().float()]).tolist()
     if not math.isfinite(value):
         raise _diverged("the training loss", value, _at_step(state))
     if clip_grad_norm is not None and not math.isfinite(norm_value):

@@ -345,6 +345,24 @@ def test_second_construction_loads_the_cache_without_espeak(name, tmp_path, monk
 
 
 @needs_espeak
+def test_a_cache_made_by_another_espeak_is_synthesised_again_with_a_warning(monkeypatch):
+    built = tiny_keywords()
+    installed = speech.espeak_version()
+    made = built.cache_path.stat().st_mtime_ns
+    monkeypatch.setattr(speech, "installed_espeak_version", lambda: "eSpeak NG 0.0-other")
+    with pytest.warns(UserWarning, match=r"synthesised by 'eSpeak NG .*'; this machine has"):
+        again = tiny_keywords()
+    assert again.espeak_version == "eSpeak NG 0.0-other"
+    assert again.cache_path == built.cache_path and again.cache_path.stat().st_mtime_ns != made
+    assert digest(again) == digest(built)  # the same espeak-ng really ran: the same clips
+    monkeypatch.setattr(speech, "installed_espeak_version", lambda: None)  # no espeak-ng
+    assert tiny_keywords().espeak_version == "eSpeak NG 0.0-other"  # the cache, as it is
+    monkeypatch.setattr(speech, "installed_espeak_version", lambda: installed)
+    with pytest.warns(UserWarning, match="synthesised by 'eSpeak NG 0.0-other'"):
+        assert tiny_keywords().espeak_version == installed
+
+
+@needs_espeak
 def test_welcome_is_in_half_the_recordings_at_the_recorded_position():
     dataset = WelcomeDetection(
         "validation", size=6, duration=1.5, words_per_recording=(1, 1), snr_db=(10, 10)

@@ -1,11 +1,14 @@
 import math
 
+import matplotlib.pyplot as plt
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from convrec.diagnose.gradient_flow import gradient_flow
+from convrec.diagnose import plots
+from convrec.diagnose.gradient_flow import RecurrentFlow, gradient_flow
+from convrec.diagnose.plots import plot_gradient_flow
 from convrec.nn import GRU, LSTM, RNN, Padded
 
 
@@ -74,6 +77,24 @@ def test_padding_does_not_change_the_flow_of_a_sequence(layer_class: type) -> No
         assert batch.loss_gradient == pytest.approx(one.loss_gradient, rel=1e-4)
         assert batch.saturation == one.saturation
         assert any(share > 0 for shares in one.saturation.values() for share in shares)
+
+
+def test_each_lag_counts_the_sequences_long_enough_for_it_and_the_plot_shows_them(
+    tmp_path, monkeypatch
+) -> None:
+    model = LastStep(GRU(3, 4, return_sequences=False))
+    inputs = Padded(torch.randn(3, 6, 3), [6, 4, 2])
+    (flow,) = gradient_flow(model, inputs, None, squared_sum, probes=2)
+    assert flow.sequences == [3, 3, 2, 2, 1, 1]
+    assert RecurrentFlow(**flow.to_dict()) == flow
+    old = {key: value for key, value in flow.to_dict().items() if key != "sequences"}
+    assert RecurrentFlow(**old).sequences == []  # files written before still read
+    drawn = []
+    monkeypatch.setattr(plots, "save_figure", lambda figure, path: drawn.append(figure))
+    plot_gradient_flow([flow], tmp_path / "flow.png")
+    labels = [axes.get_ylabel() for axes in drawn[0].axes]
+    assert labels.count("sequences present") == 2  # beside the two gradient panels
+    plt.close(drawn[0])
 
 
 def test_saturation_counts_gates_at_their_limits() -> None:

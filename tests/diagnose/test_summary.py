@@ -11,7 +11,7 @@ from convrec.nn import LSTM, Conv1d, Conv2d, Padded
 
 
 def test_two_3x3_layers_with_stride_3_see_9x9_with_18_weights() -> None:
-    # seed 001, "Distributing the Convolution"
+    # the notes, "Distributing the Convolution"
     model = nn.Sequential(Conv2d(1, 1, 3, stride=3, bias=False), Conv2d(1, 1, 3, bias=False))
     result = summary(model, (1, 1, 27, 27))
     first, second = result.rows

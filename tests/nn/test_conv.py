@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from convrec.nn import Conv1d, Conv2d, Conv3d, Padded, convolve, convolve_reference
 from convrec.nn.conv import resolve_padding
 
-SIGNAL = [4.0, 3, 2, -5, 3, 5, 2, 5, 5, 6]  # seed 001, "Discrete Convolution: 1D case"
-IMAGE = [  # seed 003, the 6 x 6 image
+SIGNAL = [4.0, 3, 2, -5, 3, 5, 2, 5, 5, 6]  # the notes, "Discrete Convolution: 1D case"
+IMAGE = [  # the notes, the 6 x 6 image
     [1.0, 0, 0, 0, 0, 1],
     [0, 1, 0, 0, 1, 0],
     [0, 0, 1, 1, 0, 0],
@@ -64,7 +64,7 @@ def test_the_6x6_image_with_two_filters_gives_the_notes_feature_maps():
 
 
 def test_the_conv_and_pool_example_feature_map():
-    # seed 003, "Convolution and Pooling": the [[1,1,1],[1,1,1],[0,0,0]] filter.
+    # the notes, "Convolution and Pooling": the [[1,1,1],[1,1,1],[0,0,0]] filter.
     image = torch.tensor([[1.0] * 6, [1.0] * 6] + [[0.0, 0, 1, 1, 0, 0]] * 4).view(1, 1, 6, 6)
     conv = Conv2d(1, 1, 3, bias=False)
     with torch.no_grad():

@@ -19,7 +19,7 @@ from convrec.nn.conv import resolve_padding
 
 GRID_001 = [[1.0, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]]
 GRID_000 = [[2.0, 5, 3, 1], [4, 8, 9, 1], [5, 4, 7, 3], [0, 4, 1, 2]]
-MAP_1 = [[3.0, -1, -3, -1], [-3, 1, 0, -3], [-3, -3, 0, 1], [3, -2, -2, -1]]  # seed 003
+MAP_1 = [[3.0, -1, -3, -1], [-3, 1, 0, -3], [-3, -3, 0, 1], [3, -2, -2, -1]]  # the notes
 MAP_2 = [[-1.0, -1, -1, -1], [-1, -1, -2, 1], [-1, -1, -2, 1], [-1, 0, -4, 3]]
 CONV_POOL_MAP = [[6.0, 6, 6, 6], [4, 5, 5, 4], [2, 4, 4, 2], [2, 4, 4, 2]]
 
@@ -31,14 +31,14 @@ def pool_grid(kind: str, grid: list) -> list:
 @pytest.mark.parametrize(
     ("kind", "grid", "expected"),
     [
-        ("max", GRID_001, [[6, 8], [3, 4]]),  # seed 001
+        ("max", GRID_001, [[6, 8], [3, 4]]),  # the notes
         ("mean", GRID_001, [[3.25, 5.25], [2, 2]]),
-        ("max", GRID_000, [[8, 9], [5, 7]]),  # seed 000
+        ("max", GRID_000, [[8, 9], [5, 7]]),  # the notes
         ("min", GRID_000, [[2, 1], [0, 1]]),
         ("mean", GRID_000, [[4.75, 3.5], [3.25, 3.25]]),
-        ("max", MAP_1, [[3, 0], [3, 1]]),  # seed 003, max pooling of the two feature maps
+        ("max", MAP_1, [[3, 0], [3, 1]]),  # the notes, max pooling of the two feature maps
         ("max", MAP_2, [[-1, 1], [0, 3]]),
-        ("max", CONV_POOL_MAP, [[6, 6], [4, 4]]),  # seed 003, max, average and sum pooling
+        ("max", CONV_POOL_MAP, [[6, 6], [4, 4]]),  # the notes, max, average and sum pooling
         ("mean", CONV_POOL_MAP, [[5.25, 5.25], [3, 3]]),
         ("sum", CONV_POOL_MAP, [[21, 21], [12, 12]]),
     ],
@@ -138,7 +138,7 @@ def test_same_and_causal_pooling_keep_ceil_n_over_s():
 
 
 def test_mean_pooling_spreads_the_gradient_and_max_pooling_routes_it():
-    # seed 004, exercise on pooling over time: dl/dh_i = dl/do / L for the mean, and only the
+    # the notes, exercise on pooling over time: dl/dh_i = dl/do / L for the mean, and only the
     # winner receives dl/do for the max.
     h = torch.tensor([[[1.0], [4.0], [2.0]]], requires_grad=True)
     (mean_grad,) = torch.autograd.grad(GlobalPool("mean")(h).sum() * 6, h)

@@ -24,7 +24,7 @@ def fields(model: nn.Module, shape) -> list[tuple]:
 
 
 def test_two_3x3_layers_with_stride_3_see_9x9_with_18_weights():
-    # seed 001, "Distributing the Convolution": 18 weights instead of 81.
+    # the notes, "Distributing the Convolution": 18 weights instead of 81.
     model = nn.Sequential(Conv2d(1, 1, 3, stride=3, bias=False), Conv2d(1, 1, 3, bias=False))
     assert fields(model, (1, 1, 27, 27))[-1] == ((3, 3), (9, 9))
     assert sum(parameter.numel() for parameter in model.parameters()) == 18

@@ -13,13 +13,13 @@ from convrec.nn import conv_output_size, effective_kernel, padding_pair, pool_ou
 @pytest.mark.parametrize(
     ("n", "kernel", "stride", "padding", "expected"),
     [
-        (10, 3, 1, 0, 8),  # seed 001: the 1D example, f * g has 8 values
+        (10, 3, 1, 0, 8),  # the notes: the 1D example, f * g has 8 values
         (10, 3, 1, 1, 10),  # zero padding keeps the size
         (10, 3, 2, 0, 4),  # stride 2
-        (6, 3, 1, 0, 4),  # seed 003: the 6x6 image and a 3x3 filter give a 4x4 map
+        (6, 3, 1, 0, 4),  # the notes: the 6x6 image and a 3x3 filter give a 4x4 map
         (6, 3, 2, 0, 2),  # ... and a 2x2 one with stride 2
-        (32, 5, 1, 0, 28),  # seed 002: LeNet's first layer on CIFAR-10
-        (6, 2, 1, 0, 5),  # seed 004: L=6, kernel 2, stride 1 -> L - ks + 1
+        (32, 5, 1, 0, 28),  # the notes: LeNet's first layer on CIFAR-10
+        (6, 2, 1, 0, 5),  # the notes: L=6, kernel 2, stride 1 -> L - ks + 1
         (6, 2, 2, 0, 3),  # ... stride 2
     ],
 )
@@ -29,7 +29,7 @@ def test_conv_output_size_reproduces_the_notes(n, kernel, stride, padding, expec
 
 @pytest.mark.parametrize(("kernel", "padding"), [(3, 1), (5, 2), (7, 3)])
 def test_the_notes_keep_dimensions_with_p_equal_to_half_f(kernel, padding):
-    # seed 000: "Keep dimensions: F = 3 -> P = 1, F = 5 -> P = 2, F = 7 -> P = 3".
+    # the notes: "Keep dimensions: F = 3 -> P = 1, F = 5 -> P = 2, F = 7 -> P = 3".
     assert conv_output_size(28, kernel, 1, padding) == 28
     assert padding_pair("same", kernel) == (padding, padding)
 
@@ -71,7 +71,7 @@ def test_pool_output_size_equals_pytorch(n, kernel, stride, padding, ceil_mode):
 
 
 def test_pool_output_size_is_the_notes_ceiling_formula():
-    # seed 001: an N x N map, F x F windows, stride S -> ceil((N - F) / S) + 1.
+    # the notes: an N x N map, F x F windows, stride S -> ceil((N - F) / S) + 1.
     assert pool_output_size(4, 2) == 2
     assert pool_output_size(5, 2) == 3
     assert pool_output_size(5, 2, ceil_mode=False) == 2

@@ -2,11 +2,14 @@
 very step it happens, with no checkpoint ever holding a non-finite tensor; clipping keeps an
 exploding recurrence finite, and the gradient norm before clipping is reported."""
 
+import io
 import math
+import re
 
 import pytest
 import torch
 from lightning.fabric import Fabric
+from rich.console import Console
 from torch.utils.data import DataLoader
 
 from convrec.data.finite import NonFiniteInputError
@@ -15,7 +18,7 @@ from convrec.models import RecurrentNet
 from convrec.nn import Padded
 from convrec.nn.losses import sequence_mse
 from convrec.train.batches import evaluation_loader, train_loader
-from convrec.train.callbacks import Checkpointing, EarlyStopping
+from convrec.train.callbacks import Checkpointing, EarlyStopping, ProgressBar
 from convrec.train.checkpoint import checkpoint_folders, read_checkpoint
 from convrec.train.loop import FitState, Loop, TrainingDivergedError, fit, set_epoch
 
@@ -256,3 +259,16 @@ def test_a_bucketed_loader_groups_similar_lengths_in_the_order_of_the_epoch():
         return sum(max(lengths) - min(lengths) for lengths in batches)
 
     assert spread(first) < 0.5 * spread(epoch_batches(train_loader(dataset, 4, SEED), 1))
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_progress_counts_each_epochs_steps_and_prints_a_line_per_epoch(terminal):
+    output = io.StringIO()
+    console = Console(file=output, force_terminal=terminal, width=120)
+    fabric_run(toy_dataset(), callbacks=[ProgressBar(EPOCHS, STEPS, console)])
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.getvalue())  # no terminal controls
+    lines = [line for line in re.split(r"[\r\n]", text) if re.match(r"epoch \d/\d  train", line)]
+    assert [line.split("  ")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert "epoch 3" not in text  # the label never runs past the last epoch
+    assert (f"{STEPS}/{STEPS} steps" in text) is terminal  # the bar counts one epoch's steps
+    assert f"{2 * STEPS}/" not in text

@@ -3,6 +3,7 @@ run ends; a run with no checkpoint yet starts over; another run's checkpoints ar
 that fails to start leaves no directory; a saved model predicts, in this process and in another,
 bit for bit what it predicted before it was saved."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -123,6 +124,26 @@ def test_load_gives_the_trained_model_for_prediction(one_epoch_run):
     raw = data.train.raw[0]  # inside the training range, so no OutOfDistributionWarning
     (stress,) = trained.predict([raw])
     assert stress.shape == (len(raw),) and torch.isfinite(torch.as_tensor(stress)).all()
+
+
+def test_a_run_records_the_tasks_metric_per_epoch_and_its_test_inputs_median_length(
+    one_epoch_run,
+):
+    directory = one_epoch_run.directory
+    header, row = (directory / "history.csv").read_text().splitlines()
+    assert header.split(",") == [
+        "epoch",
+        "train_loss",
+        "validation_loss",
+        "lr",
+        "grad_norm_max",
+        "validation_rel_l2_median",
+    ]
+    assert 0 < float(row.split(",")[-1]) < 10
+    description = json.loads((directory / "model.json").read_text())
+    data = convrec.load(directory).task.build_data(seed=0)
+    lengths = sorted(len(history) for history in next(iter(data.tests.values())).raw)
+    assert description["example_length"] == lengths[len(lengths) // 2]
 
 
 @pytest.mark.parametrize(
