@@ -6,8 +6,11 @@ rounds, the min-max spread and the ratio of medians to ``python -c "import torch
 the same rounds. The goal of the "fresh machine" issue: ``convrec --help`` and ``convrec tasks``
 at most 1.3x importing torch.
 
+``--compare DIR`` also times the convrec commands of another checkout (e.g. an older commit
+checked out as a worktree), run with ``PYTHONPATH=DIR``, in the same rounds.
+
 Usage:
-    python benchmarks/startup.py [--rounds 7]
+    python benchmarks/startup.py [--rounds 7] [--compare /tmp/old]
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import subprocess
 import sys
 import time
 from datetime import date
+from pathlib import Path
 
 from provenance import revision
 
@@ -33,23 +37,38 @@ COMMANDS = {
 }
 
 
-def seconds(command: list[str]) -> float:
+def seconds(command: list[str], checkout: str | None = None) -> float:
+    """Wall time of ``command`` as a new process (with ``PYTHONPATH=checkout`` if given)."""
+    environment = {**os.environ, **({"PYTHONPATH": checkout} if checkout else {})}
     started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment
+    )
     return time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--compare", help="another checkout whose commands are timed too")
     arguments = parser.parse_args()
     started = revision()
-    for command in COMMANDS.values():  # warm the file cache
-        seconds(command)
-    times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    runs = {name: (command, None) for name, command in COMMANDS.items()}
+    if arguments.compare:
+        runs |= {
+            f"{name} ({arguments.compare}, {revision(Path(arguments.compare))})": (
+                command,
+                arguments.compare,
+            )
+            for name, command in COMMANDS.items()
+            if name != BASELINE
+        }
+    for command, checkout in runs.values():  # warm the file cache
+        seconds(command, checkout)
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(arguments.rounds):
-        for name, command in COMMANDS.items():
-            times[name].append(seconds(command))
+        for name, (command, checkout) in runs.items():
+            times[name].append(seconds(command, checkout))
     base = statistics.median(times[BASELINE])
     print(
         f"{date.today()}, {platform.machine()} {os.cpu_count()} cores, Python "

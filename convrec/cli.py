@@ -8,6 +8,7 @@ the training stack, and ``convrec tasks`` no more than the task registry.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -36,7 +37,11 @@ app.add_typer(data_app, name="data")
 
 def main() -> None:
     """Entry point: a user error prints one red line and exits with status 2; any other error is
-    a bug and shows its traceback."""
+    a bug and shows its traceback. ``convrec --debug COMMAND ...`` (or ``CONVREC_DEBUG=1``) shows
+    the traceback of user errors too."""
+    if sys.argv[1:2] == ["--debug"]:  # read here, not by typer: an option of the group would
+        del sys.argv[1]  # make typer import pydantic for every command, even `convrec tasks`
+        os.environ[DEBUG_VARIABLE] = "1"  # also seen by the processes of a distributed run
     try:
         app()
     except UserError as error:
@@ -52,17 +57,11 @@ def main() -> None:
 
 
 @app.callback()
-def _options(
-    debug: Annotated[
-        bool,
-        typer.Option(
-            "--debug", help=f"show the traceback of bad-input errors too (or {DEBUG_VARIABLE}=1)"
-        ),
-    ] = False,
-) -> None:
-    """convrec: convolutional and recurrent networks for sequences and grids."""
-    if debug:
-        os.environ[DEBUG_VARIABLE] = "1"  # also seen by the processes of a distributed run
+def _group() -> None:
+    """convrec: convolutional and recurrent networks for sequences and grids.
+
+    convrec --debug COMMAND ... (or CONVREC_DEBUG=1) shows the traceback of bad-input errors
+    too; other errors always show theirs."""
 
 
 def _console() -> Console:

