@@ -377,32 +377,33 @@ def diagnose(
 
     On test inputs: the gradient flow through time of its recurrent layers (gradient_flow.json,
     .png) and its first convolution's feature maps."""
-    import json
-
     from rich.table import Table
 
+    from convrec.diagnose.gradient_flow import read_flows
     from convrec.diagnose.inspection import inspect_model
     from convrec.train.config import read_config_file
+    from convrec.train.rundir import run_lock
     from convrec.train.trained import load
 
     trained = load(run_dir)
     seed = read_config_file(run_dir / "config.yaml")["seed"]
     test = next(iter(trained.task.build_data(seed).tests.values()))
-    written = inspect_model(trained.model, trained.task, test, run_dir, sequences)
+    with run_lock(run_dir):
+        written = inspect_model(trained.model, trained.task, test, run_dir, sequences)
     console = _console()
     flow_path = run_dir / "gradient_flow.json"
     if flow_path.is_file():
         table = Table(
             "layer", "|dh_T/dh_t| ratio 10 / 50 / 100 back", "σ_max", title="gradient flow"
         )
-        for flow in json.loads(flow_path.read_text()):
-            jacobian = flow["jacobian"]
+        for flow in read_flows(flow_path):
+            jacobian = flow.jacobian
             ratios = " / ".join(
-                f"{jacobian[lag] / jacobian[0]:.2g}" if lag < len(jacobian) else "-"
+                f"{jacobian[lag] / jacobian[0]:.2g}" if lag < len(jacobian) and jacobian[0] else "-"
                 for lag in (10, 50, 100)
             )
-            norms = ", ".join(f"{k} {v:.2f}" for k, v in flow["recurrent_norm"].items())
-            table.add_row(f"{flow['module']} {flow['layer']} {flow['direction']}", ratios, norms)
+            norms = ", ".join(f"{k} {v:.2f}" for k, v in flow.recurrent_norm.items())
+            table.add_row(flow.label, ratios, norms)
         console.print(table)
     console.print("written: " + ", ".join(path.name for path in written))
 
@@ -422,9 +423,11 @@ def report(
     The page holds the configuration, metrics, model summary, pictures and gradient flow."""
     from convrec.diagnose.report import write_report
     from convrec.diagnose.summary import summary as model_summary
+    from convrec.train.rundir import run_lock
 
     model, example, seconds = _model_and_example(str(run_dir), "run_dir", None, 0, length, {})
-    path = write_report(run_dir, model_summary(model, example, seconds))
+    with run_lock(run_dir):
+        path = write_report(run_dir, model_summary(model, example, seconds))
     _console().print(f"report written to [bold]{path}[/]")
 
 

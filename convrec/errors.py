@@ -30,3 +30,16 @@ class PathNotFoundError(UserError, FileNotFoundError):
 
 class UnavailableError(UserError, RuntimeError):
     """The machine lacks what was asked of it: a device, a program, a package."""
+
+
+class WriteError(UserError, OSError):
+    """A file could not be written: a full disk, a file-size limit, a read-only file system, no
+    permission. The message names the file and the cause; ``errno`` is the system's."""
+
+    def __init__(self, path: object, error: OSError, what: str = "") -> None:
+        cause = error.strerror or str(error)
+        super().__init__(error.errno, f"cannot write {what or path}: {cause}")
+        self.filename = str(path)
+
+    def __str__(self) -> str:
+        return str(self.args[1])

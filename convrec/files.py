@@ -14,11 +14,15 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import yaml
+
+from convrec.errors import WriteError
 
 TEMPORARY_SUFFIX = ".tmp"
 
@@ -26,22 +30,28 @@ TEMPORARY_SUFFIX = ".tmp"
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
     """Call ``write(file)`` on a temporary file beside ``path``, then move it onto ``path``.
 
-    If ``write`` (or the disk) fails, for example with ``OSError(ENOSPC)``, the error propagates,
-    ``path`` keeps its previous content and the temporary file is removed.
+    If ``write`` (or the disk) fails, ``path`` keeps its previous content and the temporary file
+    is removed; an ``OSError`` (a full disk: ``ENOSPC``, a read-only file system) becomes a
+    :class:`~convrec.errors.WriteError` naming ``path``, with the same ``errno``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX
+        )
+    except OSError as error:
+        raise WriteError(path, error) from error
     try:
         with os.fdopen(handle, "wb") as file:
             write(file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError) and not isinstance(error, WriteError):
+            raise WriteError(path, error) from error
         raise
     fsync_directory(path.parent)
     return path
@@ -89,6 +99,19 @@ def write_json(path: str | Path, value: object) -> Path:
 
 def write_yaml(path: str | Path, value: object) -> Path:
     return write_text(path, yaml.safe_dump(value, sort_keys=False))
+
+
+def write_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> Path:
+    """An ``.npz`` of ``arrays`` under any names (``numpy.savez`` takes the names as keyword
+    arguments, so an array named ``file`` clashed with its own parameter); nothing pickled."""
+
+    def write(file: IO[bytes]) -> None:
+        with zipfile.ZipFile(file, "w") as archive:
+            for name, array in arrays.items():
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+
+    return atomic_write(path, write)
 
 
 def write_csv(path: str | Path, rows: Iterable[Mapping[str, object]]) -> Path:

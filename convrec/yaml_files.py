@@ -41,16 +41,21 @@ def read_yaml_text(text: str, where: str) -> Any:
     """The value of the YAML ``text``; ``where`` names its origin in the error.
 
     Raises:
-        InvalidValueError: the text is not YAML, holds an alias or a Python tag.
+        InvalidValueError: the text is not YAML, holds an alias or a Python tag, or nests too
+            deep to read.
     """
-    loader = _NoAliasLoader(text)
+    loader = None
     try:
+        loader = _NoAliasLoader(text)  # its reader refuses control characters already
         return loader.get_single_data()
     except yaml.YAMLError as error:
         reason = " ".join(str(error).split())
         raise InvalidValueError(f"{where}: expected plain YAML, got {brief(reason)}") from None
+    except RecursionError:
+        raise InvalidValueError(f"{where}: expected YAML, got values nested too deep") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_yaml_file(path: str | Path) -> Any:

@@ -19,6 +19,7 @@ FLOORS = {
     "checks": 0,
     "files": 0,
     "yaml_files": 1,
+    "run_files": 1,
     "nn": 1,
     "data": 2,
     "diagnose": 2,

@@ -24,15 +24,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from convrec.checks import fail
-from convrec.errors import InvalidTypeError
+from convrec.checks import brief, fail
+from convrec.errors import InvalidTypeError, InvalidValueError
 from convrec.nn.padded import Padded
 from convrec.nn.recurrent import _Recurrent
+from convrec.run_files import read_json
 
 Step = tuple[Tensor, tuple[Tensor, ...], tuple[Tensor, ...]]
 
@@ -70,6 +72,34 @@ class RecurrentFlow:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def read_flows(path: Path) -> list[RecurrentFlow]:
+    """The flows of a run's ``gradient_flow.json``, each checked to have the fields and types of
+    :class:`RecurrentFlow` (a run directory is untrusted input).
+
+    Raises:
+        InvalidValueError: the file is not such a list; the message names what is wrong.
+    """
+    value = read_json(path)
+    if not isinstance(value, list):
+        raise InvalidValueError(f"{path}: expected a list of flows, got {type(value).__name__}")
+    flows = []
+    for index, item in enumerate(value):
+        try:
+            flow = RecurrentFlow(**item)
+            numbers = [*flow.loss_gradient, *flow.jacobian, *flow.recurrent_norm.values()]
+            numbers += [share for shares in flow.saturation.values() for share in shares]
+            if not all(isinstance(number, int | float) for number in numbers) or not all(
+                isinstance(text, str) for text in (flow.module, flow.cell, flow.direction)
+            ):
+                raise TypeError("a field of the wrong type")
+            flows.append(flow)
+        except (TypeError, AttributeError) as error:
+            raise InvalidValueError(
+                f"{path}: flow {index} is not a gradient flow ({brief(error)})"
+            ) from None
+    return flows
 
 
 def recurrent_modules(model: nn.Module) -> list[tuple[str, _Recurrent]]:

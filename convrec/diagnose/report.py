@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from convrec.diagnose.gradient_flow import read_flows
 from convrec.diagnose.summary import ModelSummary
 from convrec.errors import InvalidValueError
 from convrec.files import write_text
+from convrec.run_files import PICTURE_LIMIT, check_tree, read_bytes, read_json
 from convrec.yaml_files import read_yaml_file
 
 PICTURE_ORDER = ("learning_curves", "confusion_matrix", "class_scores", "first_convolution")
@@ -46,9 +47,14 @@ def write_report(directory: Path, summary: ModelSummary | None = None) -> Path:
             f"invalid value for argument `run_dir`: {directory} has no metrics.json; "
             "is it a finished convrec run directory?"
         )
-    metrics = json.loads(metrics_path.read_text())
+    check_tree(directory)  # nothing in it is followed: no link, FIFO or device
+    metrics = read_json(metrics_path)
+    if not isinstance(metrics, Mapping):
+        raise InvalidValueError(f"{metrics_path}: expected a JSON object of metrics")
     config_path = directory / "config.yaml"
     config = read_yaml_file(config_path) if config_path.is_file() else {}
+    if not isinstance(config, Mapping):
+        raise InvalidValueError(f"{config_path}: expected a mapping of keys to values")
     title = f"convrec run {directory.name}: {metrics.get('task', '')} / {metrics.get('model', '')}"
     tests = metrics.get("test") if isinstance(metrics.get("test"), Mapping) else {}
     sections = [
@@ -154,7 +160,7 @@ def _pictures(directory: Path) -> list[Path]:
 
 
 def _figure(path: Path) -> str:
-    encoded = base64.b64encode(path.read_bytes()).decode()
+    encoded = base64.b64encode(read_bytes(path, PICTURE_LIMIT)).decode()
     caption = html.escape(path.stem.replace("_", " "))
     return (
         f'<figure><img alt="{caption}" src="data:image/png;base64,{encoded}">'
@@ -165,18 +171,16 @@ def _figure(path: Path) -> str:
 def _flow_table(path: Path) -> str:
     """Per recurrent layer and direction: ``||dh_T/dh_t||`` at a few lags, relative to lag 0,
     and the largest singular value of each gate's recurrent weights."""
-    flows = json.loads(path.read_text())
     lags = (1, 10, 50, 100)
     rows = []
-    for flow in flows:
-        jacobian = flow["jacobian"]
-        label = (
-            f"{flow['module'] or 'model'} {flow['cell']} layer {flow['layer']} {flow['direction']}"
-        )
+    for flow in read_flows(path):
+        jacobian = flow.jacobian
         ratios = [
-            f"{jacobian[lag] / jacobian[0]:.3g}" if lag < len(jacobian) else "" for lag in lags
+            f"{jacobian[lag] / jacobian[0]:.3g}" if lag < len(jacobian) and jacobian[0] else ""
+            for lag in lags
         ]
-        norms = ", ".join(f"{gate} {value:.3g}" for gate, value in flow["recurrent_norm"].items())
+        norms = ", ".join(f"{gate} {value:.3g}" for gate, value in flow.recurrent_norm.items())
+        label = flow.label
         rows.append([label, *ratios, norms])
     header = ["layer", *(f"|dh_T/dh_t| / |dh_T/dh_T|, {lag} back" for lag in lags), "sigma_max"]
     return _grid(header, rows)

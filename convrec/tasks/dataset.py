@@ -182,6 +182,13 @@ class DatasetTask(Task):
                     f"finite values of shape {_shape_text(expected)}",
                     f"shape {tuple(item.shape)}" + ("" if numeric_ok else " with NaN or Inf"),
                 )
+            if item.numel() == 0:
+                raise fail(
+                    f"{self.name}.predict",
+                    f"input {index}",
+                    "a sequence of at least one step",
+                    f"shape {tuple(item.shape)}",
+                )
             if self.standardise_each_series:
                 item = each_series_standardised(item.float())
             if self.mean is not None:

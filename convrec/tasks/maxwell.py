@@ -69,8 +69,8 @@ def check_history(label: str, sequence: np.ndarray) -> np.ndarray:
     """
     owner, expected = "maxwell.predict", "finite values of shape (T, 3): stretch, stretch_rate, dt"
     sequence = np.asarray(sequence, dtype=np.float64)
-    if sequence.ndim != 2 or sequence.shape[1] != 3:
-        raise fail(owner, label, expected, f"shape {sequence.shape}")
+    if sequence.ndim != 2 or sequence.shape[1] != 3 or len(sequence) == 0:
+        raise fail(owner, label, expected + ", at least one step", f"shape {sequence.shape}")
     if not np.isfinite(sequence).all():
         step, column = np.argwhere(~np.isfinite(sequence))[0]
         got = f"{sequence[step, column]} at step {step}, column {COLUMNS[column]!r}"

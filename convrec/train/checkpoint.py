@@ -26,7 +26,13 @@ from convrec.errors import InvalidValueError
 from convrec.train.loop import Loop, TrainingDivergedError
 from convrec.train.rng import random_state, restore_random_state
 from convrec.train.safe_load import load_weights_only
-from convrec.train.storage import CorruptCheckpointError, commit, discard, read_committed
+from convrec.train.storage import (
+    MANIFEST,
+    CorruptCheckpointError,
+    commit,
+    discard,
+    read_committed,
+)
 
 STATE = "state.pt"
 KEYS = ("model", "optimizer", "scheduler", "fit", "rng", "fingerprint")
@@ -60,7 +66,7 @@ def save_checkpoint(loop: Loop, path: Path, fingerprint: Mapping[str, Any] | Non
         "scheduler": loop.scheduler.state_dict(),
         "fit": loop.state.state_dict(),
         "rng": random_state(loop.fabric.device),
-        "fingerprint": _plain(fingerprint or {}),
+        "fingerprint": plain(fingerprint or {}),
     }
     for name, tensor in _tensors(state, ""):
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
@@ -84,7 +90,12 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
         CorruptCheckpointError: uncommitted, truncated or damaged (or not a convrec checkpoint).
         UnsafeCheckpointError: it could run code if unpickled.
     """
-    state = load_weights_only(read_committed(path)[STATE], path / STATE)
+    files = read_committed(path)
+    if STATE not in files:
+        raise CorruptCheckpointError(
+            f"{path / MANIFEST} lists no {STATE}: it is no convrec checkpoint"
+        )
+    state = load_weights_only(files[STATE], path / STATE)
     if not isinstance(state, dict) or set(KEYS) - state.keys():
         found = sorted(state) if isinstance(state, dict) else type(state).__name__
         raise CorruptCheckpointError(
@@ -109,7 +120,7 @@ def restore(
 ) -> None:
     """Put a checkpoint's ``state`` (from :func:`read_checkpoint` of ``source``) into ``loop``."""
     if fingerprint is not None:
-        differences = list(_differences(state["fingerprint"], _plain(fingerprint), ""))
+        differences = list(setting_differences(state["fingerprint"], plain(fingerprint), ""))
         if differences:
             raise IncompatibleCheckpointError(
                 f"cannot resume from {source}: it was written by another run; "
@@ -205,21 +216,24 @@ def _tensors(value: Any, name: str) -> Iterator[tuple[str, torch.Tensor]]:
             yield from _tensors(item, f"{name}.{index}")
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """``value`` as JSON would give it back (tuples become lists), as a checkpoint stores it."""
     return json.loads(json.dumps(value, sort_keys=True))
 
 
-def _differences(saved: Any, current: Any, name: str) -> Iterator[str]:
+def setting_differences(
+    saved: Any, current: Any, name: str = "", saved_in: str = "the checkpoint"
+) -> Iterator[str]:
     """Each key where two nested fingerprints differ, e.g. "`model_options.hidden_size` is 8 in
-    the checkpoint, 16 in this run"."""
+    the checkpoint, 16 in this run" (both compared as JSON gives them back)."""
+    saved, current = plain(saved), plain(current)
     if isinstance(saved, dict) and isinstance(current, dict):
         for key in sorted(saved.keys() | current.keys()):
             path = f"{name}.{key}" if name else key
             if key not in saved or key not in current:
-                where = "this run" if key in current else "the checkpoint"
+                where = "this run" if key in current else saved_in
                 yield f"`{path}` is set only in {where}"
             else:
-                yield from _differences(saved[key], current[key], path)
+                yield from setting_differences(saved[key], current[key], path, saved_in)
     elif saved != current:
-        yield f"`{name}` is {saved!r} in the checkpoint, {current!r} in this run"
+        yield f"`{name}` is {saved!r} in {saved_in}, {current!r} in this run"

@@ -28,7 +28,8 @@ class TrainConfig(BaseModel):
     long-tailed lengths (PLAID: 100 to 1344 steps); see :func:`convrec.train.run.train_loader`
     for how processes share those batches.
     ``batch_size`` is the global batch: with ``devices * num_nodes`` processes each takes an
-    equal share, so a distributed run sees the same batches as a single process.
+    equal share, so a distributed run sees the same batches as a single process; its processes
+    wait ``rendezvous_timeout`` seconds for each other to start, then give up with a message.
 
     ``optimizer`` is ``adamw`` (decoupled ``weight_decay``) or ``sgd`` (with ``momentum`` and
     L2 ``weight_decay``). The learning rate changes after every optimizer step
@@ -60,6 +61,7 @@ class TrainConfig(BaseModel):
     device: str = "auto"
     devices: int = Field(1, ge=1)
     num_nodes: int = Field(1, ge=1)
+    rendezvous_timeout: float = Field(1800.0, gt=0, allow_inf_nan=False)
     precision: str = "32-true"
     finetune: str | None = None
     freeze: Literal["backbone"] | None = None

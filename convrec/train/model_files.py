@@ -3,7 +3,6 @@ the model and feed it). Reading them unpickles nothing."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from torch import nn
 
 from convrec.errors import InvalidValueError, PathNotFoundError
 from convrec.files import write_bytes, write_json
+from convrec.run_files import check_tree, read_json
 
 
 def save_model(directory: Path, model: nn.Module, description: dict[str, Any]) -> None:
@@ -46,13 +46,14 @@ def read_model(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
                 f"invalid value for argument `run_dir`: {directory} has no {name}; "
                 "is it a finished convrec run directory?"
             )
+    check_tree(directory, depth=1)  # no link or special file in place of these two
     try:
         weights = load_file(directory / "model.safetensors")
     except SafetensorError as error:
         raise _damaged(directory / "model.safetensors", "safetensors file", error) from None
     try:
-        description = json.loads((directory / "model.json").read_bytes())
-    except ValueError as error:  # not JSON, or not UTF-8
+        description = read_json(directory / "model.json")
+    except InvalidValueError as error:
         raise _damaged(directory / "model.json", "JSON file", error) from None
     if not isinstance(description, dict):
         raise _damaged(directory / "model.json", "JSON object", type(description).__name__)

@@ -15,7 +15,7 @@ import numpy as np
 
 from convrec.data.readers import read_sequences_csv, read_sequences_npz
 from convrec.errors import InvalidValueError
-from convrec.files import atomic_write, write_text
+from convrec.files import write_npz, write_text
 from convrec.train.trained import TrainedModel
 
 
@@ -29,7 +29,7 @@ def write_predictions(trained: TrainedModel, source: Path, out: Path) -> int:
     if source.suffix == ".npz":
         names, sequences = read_sequences_npz(source)
         predictions = trained.predict(sequences)
-        atomic_write(out, lambda file: np.savez(file, **dict(zip(names, predictions, strict=True))))
+        write_npz(out, dict(zip(names, predictions, strict=True)))
         return len(predictions)
     if source.suffix == ".csv":
         names, sequences = read_sequences_csv(source, trained.description["input_columns"])

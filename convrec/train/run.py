@@ -15,6 +15,7 @@ shared model, pictures); :mod:`~convrec.train.trained` reads a run back.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -44,13 +45,21 @@ from convrec.train.callbacks import (
 from convrec.train.checkpoint import checkpoint_path, load_model_weights, restore
 from convrec.train.config import TrainConfig
 from convrec.train.determinism import make_deterministic, warn_nondeterministic_dropout
-from convrec.train.devices import make_fabric
+from convrec.train.devices import launch, make_fabric
 from convrec.train.finish import finish_run
 from convrec.train.loop import Callback, FitState, Loop, fit
 from convrec.train.monitor import GradientFlowMonitor, TensorBoardLogging
 from convrec.train.optim import make_optimizer, make_scheduler
 from convrec.train.resolve import resolve
-from convrec.train.rundir import check_run_directory, new_run_directory, resume_point
+from convrec.train.rundir import (
+    check_output_folder,
+    check_run_directory,
+    check_unchanged_settings,
+    new_run_directory,
+    resume_point,
+    run_lock,
+    settings_fingerprint,
+)
 from convrec.train.transfer import freeze_backbone, load_backbone
 
 
@@ -102,18 +111,37 @@ def train(
     config, task_object = resolve(task, model, config_file, **options)
     make_deterministic(config.deterministic)
     fabric = make_fabric(config)
-    fabric.launch()
+    launch(fabric, config)
+    with contextlib.ExitStack() as held:  # the run's lock, held by the first process
+        if resume is not None and fabric.is_global_zero:
+            held.enter_context(run_lock(Path(resume)))
+        if resume is None:
+            check_output_folder(Path(config.out))
+        return _run(fabric, config, task_object, resume, progress, held)
+
+
+def _run(
+    fabric: Fabric,
+    config: TrainConfig,
+    task_object: Task,
+    resume: str | Path | None,
+    progress: bool,
+    held: contextlib.ExitStack,
+) -> Run:
+    """Build, fit and finish the run (its lock is taken by ``train``, or here once the first
+    process has made a new run's directory)."""
     resumed = None if resume is None else resume_point(fabric, Path(resume))
+    if resume is not None and resumed is None:
+        check_unchanged_settings(Path(resume), config)
     data, network = _build(config, task_object, fabric)
     fingerprint = _fingerprint(config, task_object)
     if resume is not None:
         directory = Path(resume)
     else:  # made once nothing can refuse the run: one for all processes, named by the first
-        created = (
-            new_run_directory(Path(config.out), config.task, config)
-            if fabric.is_global_zero
-            else None
-        )
+        created = None
+        if fabric.is_global_zero:
+            created = new_run_directory(Path(config.out), config.task, config)
+            held.enter_context(run_lock(created))
         directory = fabric.broadcast(created)
     training_batches = train_loader(
         data.train,
@@ -218,28 +246,10 @@ def _callbacks(
 def _fingerprint(config: TrainConfig, task: Task) -> dict[str, Any]:
     """What a resumed run must share with its checkpoints: the task, its options and the data it
     built (the SHA-256 of its normalisation or vocabulary), the model and its options, the seed,
-    the batch size and how batches are formed, and the optimizer's settings. Others (``epochs``,
-    ``patience``, the schedule) may change on resume."""
+    the batch size and how batches are formed, and the optimizer's settings
+    (:func:`~convrec.train.rundir.settings_fingerprint`). Others (``epochs``, ``patience``, the
+    schedule) may change on resume."""
     task_state = json.dumps(task.state(), sort_keys=True).encode()
-    # Named only when set, so that runs from before these options still resume.
-    batching = {"bucket_by_length": True} if config.bucket_by_length else {}
-    optimizer = (
-        {"optimizer": config.optimizer, "momentum": config.momentum}
-        if config.optimizer != "adamw"
-        else {}
-    )
-    return (
-        batching
-        | optimizer
-        | {
-            "task": config.task,
-            "task_options": config.task_options,
-            "task_state_sha256": hashlib.sha256(task_state).hexdigest(),
-            "model": config.model,
-            "model_options": config.model_options,
-            "seed": config.seed,
-            "batch_size": config.batch_size,
-            "lr": config.lr,
-            "weight_decay": config.weight_decay,
-        }
-    )
+    return settings_fingerprint(config) | {
+        "task_state_sha256": hashlib.sha256(task_state).hexdigest()
+    }

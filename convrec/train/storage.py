@@ -27,11 +27,16 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from convrec.data.store import ChecksumMismatch
-from convrec.errors import InvalidValueError
+from convrec.errors import InvalidValueError, PathNotFoundError, WriteError
 from convrec.files import TEMPORARY_SUFFIX, fsync_directory
+from convrec.run_files import UnsafeRunFileError, read_bytes
 
 MANIFEST = "manifest.json"
 WRITE_DELAY_VARIABLE = "CONVREC_CHECKPOINT_WRITE_DELAY"
+
+
+MANIFEST_LIMIT = 1 << 20
+"""The largest manifest read (1 MiB; a checkpoint's is about 200 bytes)."""
 
 
 class CorruptCheckpointError(InvalidValueError):
@@ -63,11 +68,8 @@ def commit(directory: Path, files: Mapping[str, bytes]) -> Path:
     except BaseException as error:
         shutil.rmtree(temporary, ignore_errors=True)
         if isinstance(error, OSError):
-            raise OSError(
-                error.errno,
-                f"could not write the checkpoint {directory} ({error.strerror or error}); the "
-                "checkpoints before it are untouched",
-            ) from error
+            what = f"the checkpoint {directory} (the checkpoints before it are untouched)"
+            raise WriteError(directory, error, what) from error
         raise
     fsync_directory(directory.parent)
     return directory
@@ -87,9 +89,9 @@ def read_committed(directory: Path) -> dict[str, bytes]:
             f"{directory} has no {MANIFEST}: its write never finished, so it is no checkpoint"
         )
     try:
-        records = json.loads(manifest.read_bytes())["files"]
+        records = json.loads(_read(manifest, MANIFEST_LIMIT))["files"]
         expected = {name: (record["bytes"], record["sha256"]) for name, record in records.items()}
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
         raise CorruptCheckpointError(
             f"{manifest} is damaged: expected JSON with a `files` table of `bytes` and `sha256`, "
             f"got an error reading it ({error!r})"
@@ -99,15 +101,24 @@ def read_committed(directory: Path) -> dict[str, bytes]:
         path = directory / name
         if Path(name).name != name or not path.is_file():
             raise CorruptCheckpointError(f"{path} is listed in {manifest} but is not in the folder")
-        data = path.read_bytes()
-        actual = hashlib.sha256(data).hexdigest()
-        if len(data) != size or actual != digest:
+        found = path.lstat().st_size
+        data = _read(path, found) if found == size else None
+        actual = "(not read)" if data is None else hashlib.sha256(data).hexdigest()
+        if found != size or actual != digest:
             raise CheckpointChecksumMismatch(
-                f"{path} is truncated or damaged: it has {len(data)} bytes with SHA-256 {actual}, "
+                f"{path} is truncated or damaged: it has {found} bytes with SHA-256 {actual}, "
                 f"but {manifest} records {size} bytes with SHA-256 {digest}"
             )
         files[name] = data
     return files
+
+
+def _read(path: Path, limit: int) -> bytes:
+    """A checkpoint file's bytes: a regular file (no link), at most ``limit`` of them."""
+    try:
+        return read_bytes(path, limit)
+    except (UnsafeRunFileError, PathNotFoundError) as error:
+        raise CorruptCheckpointError(str(error)) from None
 
 
 def discard(directory: Path) -> None:

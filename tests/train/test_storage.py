@@ -10,6 +10,7 @@ import os
 import pytest
 
 from convrec.data.store import ChecksumMismatch
+from convrec.errors import WriteError
 from convrec.train import storage
 from convrec.train.storage import (
     MANIFEST,
@@ -98,7 +99,9 @@ def test_a_full_disk_halfway_raises_enospc_naming_the_checkpoint_and_leaves_noth
 
     monkeypatch.setattr(os, "write", disk_fills_up)
     with pytest.raises(
-        OSError, match=r"could not write the checkpoint .*epoch-0003 \(No space"
+        WriteError,
+        match=r"^cannot write the checkpoint .*epoch-0003 \(the checkpoints before it are "
+        r"untouched\): No space left on device$",
     ) as e:
         commit(tmp_path / "epoch-0003", FILES)
     monkeypatch.undo()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from convrec.data.readers.errors import FormatError
-from convrec.data.readers.source import Source, read_text
+from convrec.data.readers.source import Source, iter_lines, source_name
 from convrec.errors import InvalidValueError
 
 NUCLEOTIDES = "ACGTURYSWKMBDHVN-"
@@ -45,24 +45,32 @@ def read_fasta(source: Source, alphabet: str | None = NUCLEOTIDES) -> list[tuple
             "read_fasta: invalid value for argument `alphabet`: expected a non-empty string or "
             "None, got ''."
         )
-    text, name = read_text(source)
+    name = source_name(source)
     invalid = re.compile(r"\s" if alphabet is None else f"[^{re.escape(alphabet.upper())}]")
     records: list[tuple[str, str]] = []
     header = None
     header_line = 0
-    parts: list[str] = []
-    for number, raw in enumerate(text.split("\n"), start=1):
+    parts = bytearray()  # the record's sequence so far, one byte per (ASCII) character
+    for number, raw in enumerate(iter_lines(source), start=1):  # streamed: one block in memory
         line = raw.strip()
         if not line:
             continue
         if line.startswith(">"):
             _close(records, header, parts, name, header_line)
-            header, header_line, parts = line[1:].strip(), number, []
+            header, header_line, parts = line[1:].strip(), number, bytearray()
             if not header:
                 raise FormatError(name, f"line {number}", "a name after '>'", "nothing")
             continue
         if header is None:
             raise FormatError(name, f"line {number}", "a '>' header first", repr(line[:40]))
+        if not line.isascii():  # "ß".upper() is "SS": upper-case only what is plain ASCII
+            bad_column = next(index for index, character in enumerate(line) if ord(character) > 127)
+            raise FormatError(
+                name,
+                f"line {number}, column {bad_column + 1}",
+                "a sequence character" if alphabet is None else f"one of {alphabet.upper()}",
+                repr(line[bad_column]),
+            )
         sequence = line.upper()
         bad = invalid.search(sequence)
         if bad:
@@ -72,17 +80,17 @@ def read_fasta(source: Source, alphabet: str | None = NUCLEOTIDES) -> list[tuple
                 "a sequence character" if alphabet is None else f"one of {alphabet.upper()}",
                 repr(line[bad.start()]),
             )
-        parts.append(sequence)
+        parts += sequence.encode("ascii")
     _close(records, header, parts, name, header_line)
     return records
 
 
 def _close(
-    records: list[tuple[str, str]], header: str | None, parts: list[str], name: str, line: int
+    records: list[tuple[str, str]], header: str | None, parts: bytearray, name: str, line: int
 ) -> None:
     """Append the record being read, if any; refuse it if it has no sequence."""
     if header is None:
         return
     if not parts:
         raise FormatError(name, f"line {line}", f"a sequence after the header '>{header}'", "none")
-    records.append((header, "".join(parts)))
+    records.append((header, parts.decode("ascii")))

@@ -6,7 +6,9 @@ import gzip
 import io
 import os
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
 from convrec.data.readers.errors import FormatError
 from convrec.errors import InvalidTypeError, PathNotFoundError
@@ -20,9 +22,18 @@ MAX_DECOMPRESSED = 1 << 32
 
 
 def source_name(source: Source) -> str:
-    """The name error messages give a source: its path, or ``<bytes>``."""
+    """The name error messages give a source: its path, or ``<bytes>``.
+
+    Raises:
+        InvalidTypeError: ``source`` is neither a path nor bytes.
+    """
     if isinstance(source, bytes | bytearray | memoryview):
         return "<bytes>"
+    if not isinstance(source, str | os.PathLike):
+        raise InvalidTypeError(
+            f"invalid value for argument `source`: expected a path (str or Path) or bytes, "
+            f"got {type(source).__name__}."
+        )
     return os.fspath(source)
 
 
@@ -79,6 +90,69 @@ def _gunzip(data: bytes, name: str) -> bytes:
     except (OSError, EOFError, zlib.error) as error:
         raise FormatError(name, "byte 0", "a complete gzip stream", f"{error}") from None
     return b"".join(blocks)
+
+
+class _Bounded(io.RawIOBase):
+    """A readable stream that refuses to give more than ``limit`` bytes."""
+
+    def __init__(self, stream: IO[bytes], limit: int, name: str) -> None:
+        self.stream, self.limit, self.name, self.given = stream, limit, name, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self.stream.readinto(buffer)
+        self.given += count
+        if self.given > self.limit:
+            raise FormatError(
+                self.name, "byte 0", f"gzip data expanding to at most {self.limit} bytes", "more"
+            )
+        return count
+
+
+def iter_lines(source: Source) -> Iterator[str]:
+    """The UTF-8 lines of a source, without their line ends (a byte-order mark dropped, gzip
+    undone), read as a stream: memory holds one block at a time, however large the file or
+    what its gzip data expands to.
+
+    Raises:
+        FormatError: a damaged gzip stream, one expanding past 4 GiB, or bytes that are not
+            UTF-8 (naming the line).
+    """
+    name = source_name(source)
+    if isinstance(source, bytes | bytearray | memoryview):
+        raw: IO[bytes] = io.BytesIO(bytes(source))
+    elif isinstance(source, str | os.PathLike):
+        path = Path(source)
+        if not path.is_file():
+            raise PathNotFoundError(
+                f"invalid value for argument `source`: expected a file or bytes, got {path} "
+                "(not a file)."
+            )
+        raw = path.open("rb")
+    else:
+        raise InvalidTypeError(
+            f"invalid value for argument `source`: expected a path (str or Path) or bytes, "
+            f"got {type(source).__name__}."
+        )
+    with raw:
+        compressed = raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
+        stream: IO[bytes] = (
+            io.BufferedReader(_Bounded(gzip.GzipFile(fileobj=raw), MAX_DECOMPRESSED, name))
+            if compressed
+            else raw
+        )
+        try:
+            for number, line in enumerate(stream, start=1):
+                try:
+                    decoded = line.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as error:
+                    raise FormatError(name, f"line {number}", "UTF-8 text", error.reason) from None
+                yield decoded.rstrip("\r\n")
+        except (OSError, EOFError, zlib.error) as error:
+            raise FormatError(name, "byte 0", "a complete gzip stream", f"{error}") from None
 
 
 def read_text(source: Source) -> tuple[str, str]:

@@ -54,11 +54,13 @@ def read_sequences_csv(
     reader = csv.DictReader(io.StringIO(text, newline=""))
     groups: dict[str, list[list[float]]] = defaultdict(list)
     try:
-        missing = [
-            column
-            for column in ["sequence_id", *columns]
-            if column not in (reader.fieldnames or [])
-        ]
+        header = reader.fieldnames or []
+        repeated = sorted({column for column in header if header.count(column) > 1})
+        if repeated:
+            raise FormatError(
+                name, "line 1", "each column name once", f"{', '.join(repeated)} more than once"
+            )
+        missing = [column for column in ["sequence_id", *columns] if column not in header]
         if missing:
             raise FormatError(
                 name,
@@ -68,7 +70,7 @@ def read_sequences_csv(
             )
         for row in reader:
             try:
-                groups[row["sequence_id"]].append([float(row[column]) for column in columns])
+                groups[row["sequence_id"]].append([_number(row[column]) for column in columns])
             except (TypeError, ValueError):
                 raise FormatError(
                     name,
@@ -174,6 +176,8 @@ def _sequence(array: np.ndarray, allow_nan: bool, name: str, key: str) -> np.nda
     position = f"array {key!r}"
     if array.ndim not in (1, 2):
         raise FormatError(name, position, "a 1-D (T,) or 2-D (T, F) array", f"shape {array.shape}")
+    if array.shape[0] == 0:
+        raise FormatError(name, position, "a sequence of at least one step", "none")
     values = array.astype(np.float64)
     if values.ndim == 1:
         values = values[:, None]  # (T, 1)
@@ -183,3 +187,10 @@ def _sequence(array: np.ndarray, allow_nan: bool, name: str, key: str) -> np.nda
         expected = "finite values or NaN" if allow_nan else "finite values"
         raise FormatError(name, f"{position}[{row}, {column}]", expected, values[row, column])
     return values
+
+
+def _number(text: str | None) -> float:
+    """``float(text)``, but not of digit groups: ``float`` reads ``"1_0"`` as 10."""
+    if text is None or "_" in text:
+        raise ValueError(text)
+    return float(text)

@@ -260,6 +260,8 @@ def _label(text: str, promises: _Promises, name: str, position: str) -> str | fl
     """A case's label: one of the declared class names, or a number for regression."""
     if promises.regression:
         try:
+            if "_" in text:  # float() reads "1_0" as 10
+                raise ValueError(text)
             return float(text)
         except ValueError:
             raise FormatError(name, position, "a numeric target last", repr(text)) from None
@@ -277,6 +279,8 @@ def _channel(field: str, name: str, position: str, number: int) -> np.ndarray:
     """
     values = field.replace("?", "nan").split(",")
     try:
+        if "_" in field:  # NumPy reads "1_0" as 10; a data file never means that
+            raise ValueError(field)
         return np.array(values, dtype=np.float64)
     except ValueError:
         column, value = next(
@@ -291,6 +295,8 @@ def _channel(field: str, name: str, position: str, number: int) -> np.ndarray:
 
 
 def _number(text: str) -> bool:
+    if "_" in text:
+        return False
     try:
         np.array([text.replace("?", "nan")], dtype=np.float64)
     except ValueError:
