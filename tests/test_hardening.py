@@ -292,6 +292,18 @@ def test_damaged_input_statistics_are_refused(run, key, value, message):
         convrec.load(run)
 
 
+@pytest.mark.parametrize(
+    "statistics", [[1.0, [2.0, 3.0]], "high", {"a": 1}], ids=["ragged", "text", "mapping"]
+)
+def test_input_statistics_of_the_wrong_form_are_one_documented_error(run, statistics):
+    """Found by benchmarks/fuzz_inputs.py: a ragged list raised NumPy's ValueError."""
+    description = json.loads((run / "model.json").read_text())
+    description["task_state"]["mean"] = statistics
+    (run / "model.json").write_text(json.dumps(description))
+    with pytest.raises(UserError, match=r"model\.json"):
+        convrec.load(run)
+
+
 def test_non_finite_weights_are_refused(run):
     weights = load_file(run / "model.safetensors")
     name = next(iter(weights))

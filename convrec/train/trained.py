@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from convrec.checks import brief
-from convrec.errors import InvalidValueError
+from convrec.errors import InvalidValueError, UserError
 from convrec.models import create
 from convrec.tasks import Task, create_task
 from convrec.train.config import read_config_file
@@ -83,7 +83,9 @@ def load(run_dir: str | Path) -> TrainedModel:
             description["model"], **description["model_arguments"], **description["model_options"]
         )
         model.load_state_dict(weights)
-    except (KeyError, TypeError, RuntimeError) as error:
+    except UserError:  # an unknown task or model, a bad option: already says what is wrong
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise InvalidValueError(
             f"{json_path} does not describe the weights beside it or the task it names "
             f"({type(error).__name__}: {brief(error)}); copy the run directory again or train anew"
@@ -144,8 +146,8 @@ def _check_finite(weights: dict[str, Tensor], state: dict[str, Any], directory: 
                 "values; copy the run directory again or train anew"
             )
     for name, values in state.items():
-        numbers = np.asarray(values, dtype=float) if _numeric(values) else None
-        if numbers is None or numbers.size == 0:
+        numbers = np.asarray(_numbers(values) or [], dtype=float)
+        if numbers.size == 0:
             continue
         if not np.all(np.isfinite(numbers)) or (name.endswith("std") and np.any(numbers <= 0)):
             expected = "positive finite values" if name.endswith("std") else "finite values"
@@ -155,13 +157,22 @@ def _check_finite(weights: dict[str, Tensor], state: dict[str, Any], directory: 
             )
 
 
-def _numeric(values: Any) -> bool:
-    """Whether ``values`` is a number or a (nested) list of numbers only."""
+def _numbers(values: Any) -> list[float] | None:
+    """The numbers of a number or a nested list of numbers only (ragged or not); None for
+    anything else (text, mappings, booleans)."""
     if isinstance(values, bool):
-        return False
+        return None
     if isinstance(values, int | float):
-        return True
-    return isinstance(values, list) and bool(values) and all(_numeric(item) for item in values)
+        return [float(values)]
+    if not isinstance(values, list):
+        return None
+    found: list[float] = []
+    for item in values:
+        inner = _numbers(item)
+        if inner is None:
+            return None
+        found += inner
+    return found
 
 
 def evaluate(run_dir: str | Path) -> dict[str, dict[str, float]]:
