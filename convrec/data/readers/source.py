@@ -37,6 +37,23 @@ def source_name(source: Source) -> str:
     return os.fspath(source)
 
 
+def _open(source: Source) -> IO[bytes]:
+    """A binary stream of a source (call :func:`source_name` first: it refuses other types).
+
+    Raises:
+        FileNotFoundError: no file at the path.
+    """
+    if isinstance(source, bytes | bytearray | memoryview):
+        return io.BytesIO(bytes(source))
+    path = Path(source)
+    if not path.is_file():
+        raise PathNotFoundError(
+            f"invalid value for argument `source`: expected a file or bytes, got {path} "
+            "(not a file)."
+        )
+    return path.open("rb")
+
+
 def read_source(source: Source, *, decompress: bool = True) -> tuple[bytes, str]:
     """The bytes of a source and its name for messages; gzip data (found by its magic bytes) is
     decompressed unless ``decompress`` is false.
@@ -50,22 +67,9 @@ def read_source(source: Source, *, decompress: bool = True) -> tuple[bytes, str]
         >>> read_source(gzip.compress(b"ACGT"))
         (b'ACGT', '<bytes>')
     """
-    if isinstance(source, bytes | bytearray | memoryview):
-        data = bytes(source)
-    elif isinstance(source, str | os.PathLike):
-        path = Path(source)
-        if not path.is_file():
-            raise PathNotFoundError(
-                f"invalid value for argument `source`: expected a file or bytes, got {path} "
-                "(not a file)."
-            )
-        data = path.read_bytes()
-    else:
-        raise InvalidTypeError(
-            f"invalid value for argument `source`: expected a path (str or Path) or bytes, "
-            f"got {type(source).__name__}."
-        )
     name = source_name(source)
+    with _open(source) as stream:
+        data = stream.read()
     if decompress and data.startswith(GZIP_MAGIC):
         return _gunzip(data, name), name
     return data, name
@@ -121,22 +125,7 @@ def iter_lines(source: Source) -> Iterator[str]:
             UTF-8 (naming the line).
     """
     name = source_name(source)
-    if isinstance(source, bytes | bytearray | memoryview):
-        raw: IO[bytes] = io.BytesIO(bytes(source))
-    elif isinstance(source, str | os.PathLike):
-        path = Path(source)
-        if not path.is_file():
-            raise PathNotFoundError(
-                f"invalid value for argument `source`: expected a file or bytes, got {path} "
-                "(not a file)."
-            )
-        raw = path.open("rb")
-    else:
-        raise InvalidTypeError(
-            f"invalid value for argument `source`: expected a path (str or Path) or bytes, "
-            f"got {type(source).__name__}."
-        )
-    with raw:
+    with _open(source) as raw:
         compressed = raw.read(2) == GZIP_MAGIC
         raw.seek(0)
         stream: IO[bytes] = (
