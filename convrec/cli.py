@@ -76,6 +76,17 @@ def train(
     model: Annotated[
         str | None, typer.Option(help="model name; `convrec models`", show_default=RECIPE)
     ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="your own data to learn from, for the task `series` (a file)"),
+    ] = None,
+    test: Annotated[
+        Path | None, typer.Option(help="your own test data", show_default="a split of --data")
+    ] = None,
+    validation: Annotated[
+        Path | None,
+        typer.Option(help="your own validation data", show_default="a split of --data"),
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="training epochs", show_default=RECIPE)] = None,
     batch_size: Annotated[
         int | None, typer.Option(help="global batch size", show_default=RECIPE)
@@ -162,6 +173,13 @@ def train(
         "out": out,
     }
     settings = parse_settings(set_ or [])  # a flag given too wins over its --set
+    files = {
+        role: str(path.absolute())
+        for role, path in (("data", data), ("test", test), ("validation", validation))
+        if path is not None
+    }
+    if files:
+        settings["task_options"] = {**settings.get("task_options", {}), **files}
     options = settings | {key: value for key, value in flags.items() if value is not None}
     run = train_run(task, model, config_file=config, resume=resume, progress=progress, **options)
     if run.metrics:
@@ -232,31 +250,41 @@ def generate(
 
 
 @app.command()
-def evaluate(run_dir: Annotated[Path, typer.Argument(help="a run directory")]) -> None:
-    """Evaluate a trained run's model on its task's test sets."""
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    data: Annotated[
+        Path | None,
+        typer.Option(help="labelled data of the run's kind to score on", show_default="its tests"),
+    ] = None,
+) -> None:
+    """Evaluate a trained run's model on its task's test sets, or on new labelled data."""
     from convrec.train.trained import evaluate as evaluate_run
 
-    _print_metrics(_console(), evaluate_run(run_dir), f"{run_dir}: test metrics")
+    _print_metrics(_console(), evaluate_run(run_dir, data), f"{run_dir}: test metrics")
 
 
 @app.command()
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="a run directory")],
-    input: Annotated[Path, typer.Argument(help=".npz (one array per key) or .csv")],
+    input: Annotated[Path, typer.Argument(help="a file of inputs (.npz, .csv, .ts)")],
     out: Annotated[
         Path | None,
         typer.Option(help="output file (same format)", show_default="INPUT.predictions"),
     ] = None,
 ) -> None:
-    """Predict with a trained model. A .npz holds one (T, features) array per key; a .csv has a
-    `sequence_id` column and the task's input columns, one row per step."""
-    from convrec.train.predictions import write_predictions
+    """Predict with a trained model.
+
+    For a run of your own series (`series`): a file like its training data (.npz, .csv, .ts),
+    labels not needed; the output is a CSV of ids, predicted labels and class probabilities.
+    For the recipes: a .npz holds one (T, features) array per key; a .csv has a `sequence_id`
+    column and the task's input columns, one row per step."""
+    from convrec.train.predictions import default_output, write_predictions
     from convrec.train.trained import load
 
     trained = load(run_dir)
     if not input.is_file():
         raise InvalidValueError(f"invalid value for argument `input`: no file at {input}")
-    out = out or input.with_name(f"{input.stem}.predictions{input.suffix}")
+    out = out or default_output(trained, input)
     count = write_predictions(trained, input, out)
     _console().print(f"{count} sequences predicted; written to [bold]{out}[/]")
 

@@ -289,7 +289,7 @@ def test_a_user_error_is_one_line_and_a_bug_shows_its_traceback(monkeypatch, cap
         f"error: invalid value for argument `run_dir`: {tmp_path / 'gone'} does not exist"
     ]
 
-    def bug(run_dir):
+    def bug(run_dir, data=None):
         raise KeyError("a bug")
 
     monkeypatch.setattr(trained, "evaluate", bug)

@@ -66,6 +66,9 @@ def write_report(directory: Path, summary: ModelSummary | None = None) -> Path:
     ]
     if summary is not None:
         sections += ["<h2>Model</h2>", _summary_table(summary)]
+    data_path = directory / "data.json"
+    if data_path.is_file():
+        sections += ["<h2>Data</h2>", _data_table(read_json(data_path), data_path)]
     sections += ["<h2>Pictures</h2>", *(_figure(path) for path in _pictures(directory))]
     flow_path = directory / "gradient_flow.json"
     if flow_path.is_file():
@@ -98,6 +101,22 @@ def _cell(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return f'<td class="number">{value:,}</td>'
     return f"<td>{html.escape(str(value))}</td>"
+
+
+def _data_table(summary: Any, path: Path) -> str:
+    """The run's ``data.json``: items per split and class, and the imbalance."""
+    try:
+        splits = list(summary["sizes"])
+        rows = [["all classes", *(summary["sizes"][split] for split in splits)]]
+        rows += [
+            [name, *(counts.get(split, 0) for split in splits)]
+            for name, counts in summary.get("classes", {}).items()
+        ]
+        imbalance = float(summary.get("imbalance", 1))
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        raise InvalidValueError(f"{path}: expected a data summary ({error!r})") from None
+    caption = f"<p>Imbalance (largest over smallest training class): {imbalance:.3g}</p>"
+    return _grid(["class", *splits], rows) + caption
 
 
 def _test_table(tests: Mapping[str, Any]) -> str:

@@ -1,6 +1,6 @@
 """Tasks (recipes): data, default model, loss, metrics and plots for each application."""
 
-from convrec.tasks import maxwell, recipes
+from convrec.tasks import maxwell, recipes, series
 from convrec.tasks.base import Task, TaskData, available_tasks, create_task, register_task
 from convrec.tasks.classification import Classification
 from convrec.tasks.dataset import DatasetTask
@@ -19,4 +19,5 @@ __all__ = [
     "maxwell",
     "recipes",
     "register_task",
+    "series",
 ]

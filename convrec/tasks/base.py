@@ -106,6 +106,11 @@ class Task(ABC):
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state`."""
 
+    def data_summary(self) -> dict[str, Any] | None:
+        """After :meth:`build_data`: the split sizes, class counts and imbalance, written to the
+        run's ``data.json`` and printed; None where there is nothing worth saying."""
+        return None
+
     @classmethod
     def options(cls) -> tuple[str, ...] | None:
         """The task's own keyword options (``create_task`` refuses others); None if unknown."""

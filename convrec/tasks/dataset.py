@@ -135,8 +135,13 @@ class DatasetTask(Task):
             raise TypeError(f"{self.name}: expected Pairs from {self.dataset!r}, got {dataset!r}")
         return dataset
 
+    def load_splits(self, seed: int) -> Splits:
+        """The splits to learn from: the registered dataset's (a hook: tasks on a user's own
+        files read those)."""
+        return load_dataset(self.dataset, root=self.root, seed=seed, **self.dataset_options)
+
     def build_data(self, seed: int) -> TaskData:
-        self.splits = load_dataset(self.dataset, root=self.root, seed=seed, **self.dataset_options)
+        self.splits = self.load_splits(seed)
         parts = {
             split: self._each_series(self.inputs_of(getattr(self.splits, split)))
             for split in ("train", "validation", "test")

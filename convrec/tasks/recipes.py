@@ -10,6 +10,7 @@ from convrec.tasks.base import register_task
 from convrec.tasks.classification import Classification
 from convrec.tasks.forecasting import Forecasting
 from convrec.tasks.language import LanguageModelling
+from convrec.tasks.series import SERIES_MODELS
 
 Recipes = dict[str, dict[str, Any]]
 
@@ -18,18 +19,6 @@ _IMAGE_MODELS: Recipes = {
     "resnet": {"epochs": 8, "batch_size": 128, "lr": 3e-3, "weight_decay": 5e-4},
     "vgg": {"epochs": 8, "batch_size": 128, "lr": 3e-3, "weight_decay": 5e-4},
     "mlp": {"epochs": 15, "batch_size": 128, "lr": 1e-3},
-}
-_SERIES_MODELS: Recipes = {
-    "fcn": {"epochs": 150, "batch_size": 16, "lr": 1e-3},
-    "resnet": {"epochs": 150, "batch_size": 16, "lr": 1e-3},
-} | {
-    cell: {
-        "epochs": 150,
-        "batch_size": 16,
-        "lr": 3e-3,
-        "model_options": {"return_sequences": False, "pooling": "mean", "num_layers": 1},
-    }
-    for cell in ("gru", "lstm")
 }
 
 
@@ -119,7 +108,7 @@ def _series(
     name: str,
     title: str,
     model: str,
-    models: Recipes = _SERIES_MODELS,
+    models: Recipes = SERIES_MODELS,
     standardise_each_series: bool = False,
 ) -> None:
     """Register a time-series classification recipe on the dataset ``name``."""
@@ -144,7 +133,7 @@ _series(
     "fcn",
     {
         name: options | {"bucket_by_length": True, "epochs": 40}
-        for name, options in _SERIES_MODELS.items()
+        for name, options in SERIES_MODELS.items()
     },
     standardise_each_series=True,  # currents from 0.01 to 460 A: one scale would flatten most
 )
@@ -153,7 +142,7 @@ _series(
     "gunpoint",
     "GunPoint hand movements",
     "fcn",
-    _SERIES_MODELS | {"fcn": {"epochs": 400, "batch_size": 16, "lr": 1e-3}},
+    SERIES_MODELS | {"fcn": {"epochs": 400, "batch_size": 16, "lr": 1e-3}},
 )
 
 

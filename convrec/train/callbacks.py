@@ -114,15 +114,26 @@ class ProgressBar(Callback):
 
     order = 40
 
-    def __init__(self, epochs: int, steps_per_epoch: int, console: Console | None = None) -> None:
+    def __init__(
+        self,
+        epochs: int,
+        steps_per_epoch: int,
+        console: Console | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
         self.epochs, self.steps = epochs, steps_per_epoch
         self.console = console or Console()
+        self.data = data
         self.progress: Progress | None = None
         self.task: Any = None
         self.started = 0.0
 
     def on_fit_start(self, loop: Loop) -> None:
-        if not loop.fabric.is_global_zero or not self.console.is_terminal:
+        if not loop.fabric.is_global_zero:
+            return
+        if self.data is not None:
+            self.console.print(data_line(self.data), highlight=False, markup=False, soft_wrap=True)
+        if not self.console.is_terminal:
             return
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
@@ -169,3 +180,21 @@ class ProgressBar(Callback):
     def on_fit_end(self, loop: Loop) -> None:
         if self.progress is not None:
             self.progress.stop()
+
+
+def data_line(summary: Mapping[str, Any], shown: int = 8) -> str:
+    """A task's :meth:`~convrec.tasks.Task.data_summary` in one line: split sizes, then each
+    class's train/validation/test counts, then the imbalance (largest over smallest training
+    class)."""
+    sizes = ", ".join(f"{count} {split}" for split, count in summary["sizes"].items())
+    classes = summary.get("classes", {})
+    counts = "; ".join(
+        f"{name} {'/'.join(str(count) for count in splits.values())}"
+        for name, splits in list(classes.items())[:shown]
+    )
+    more = f"; ... {len(classes) - shown} more" if len(classes) > shown else ""
+    order = "/".join(summary["sizes"])
+    return (
+        f"data: {sizes}; classes ({order}): {counts}{more}; "
+        f"imbalance {summary.get('imbalance', 1):.3g}"
+    )

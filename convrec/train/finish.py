@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 
 from convrec.diagnose.inspection import inspect_model
 from convrec.diagnose.plots import plot_learning_curves
+from convrec.files import write_json
 from convrec.tasks import Task, TaskData
 from convrec.train.config import TrainConfig
 from convrec.train.loop import FitState
@@ -47,6 +48,9 @@ def finish_run(
             "example_length": example_length(task, test),
         },
     )
+    summary = task.data_summary()
+    if summary is not None:
+        write_json(directory / "data.json", summary)
     plot_learning_curves(state.history, directory / "learning_curves.png", task.curve_metric)
     task.plot(model, data, directory)
     inspect_model(model, task, test, directory)

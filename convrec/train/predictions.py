@@ -19,13 +19,30 @@ from convrec.files import write_npz, write_text
 from convrec.train.trained import TrainedModel
 
 
+def default_output(trained: TrainedModel, source: Path) -> Path:
+    """``<source>.predictions.csv`` for a task on the user's own files, else
+    ``<source>.predictions<suffix>`` (the input's format)."""
+    suffix = ".csv" if hasattr(trained.task, "read") else source.suffix
+    return source.with_name(f"{source.stem}.predictions{suffix}")
+
+
 def write_predictions(trained: TrainedModel, source: Path, out: Path) -> int:
-    """Predict every sequence of ``source`` and write them to ``out`` in the same format;
-    returns how many sequences were predicted.
+    """Predict every sequence of ``source`` and write them to ``out``; returns how many
+    sequences were predicted.
+
+    A task on the user's own files reads ``source`` as it read its training data (labels not
+    needed) and writes a CSV: ``id``, ``predicted`` and one ``p_<class>`` column per class.
+    The recipes read and write ``.npz`` (one array per key) or ``.csv`` (``sequence_id`` and
+    the task's input columns).
 
     Raises:
-        InvalidValueError: ``source`` is neither ``.npz`` nor ``.csv``, or not readable as one.
+        InvalidValueError: ``source`` is of no format the run reads, or not readable as one.
     """
+    if hasattr(trained.task, "read"):
+        table = trained.task.read(source, labelled=False)
+        probabilities = trained.predict(table.series)
+        write_text(out, _class_table(trained.task.classes, table.ids, probabilities))
+        return len(probabilities)
     if source.suffix == ".npz":
         names, sequences = read_sequences_npz(source)
         predictions = trained.predict(sequences)
@@ -39,6 +56,16 @@ def write_predictions(trained: TrainedModel, source: Path, out: Path) -> int:
     raise InvalidValueError(
         f"invalid value for argument `input`: expected a .npz or .csv file, got {source.name}"
     )
+
+
+def _class_table(classes: tuple[str, ...], ids: list[str], probabilities: list[np.ndarray]) -> str:
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
+    writer.writerow(["id", "predicted", *(f"p_{name}" for name in classes)])
+    for identifier, values in zip(ids, probabilities, strict=True):
+        best = classes[int(np.argmax(values))]
+        writer.writerow([identifier, best, *(f"{value:.6g}" for value in values)])
+    return rows.getvalue()
 
 
 def _csv(trained: TrainedModel, names: list[str], predictions: list[np.ndarray]) -> str:

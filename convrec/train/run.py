@@ -164,7 +164,8 @@ def _run(
     )
     callbacks = _callbacks(config, task_object, data, network, directory, fingerprint)
     if progress:
-        callbacks.append(ProgressBar(config.epochs, len(training_batches)))
+        summary = task_object.data_summary()
+        callbacks.append(ProgressBar(config.epochs, len(training_batches), data=summary))
     started = time.perf_counter()
     fit(
         loop,

@@ -175,9 +175,22 @@ def _numbers(values: Any) -> list[float] | None:
     return found
 
 
-def evaluate(run_dir: str | Path) -> dict[str, dict[str, float]]:
-    """Metrics of a run's model on its task's test sets, rebuilt from the run's seed."""
+def evaluate(run_dir: str | Path, data: str | Path | None = None) -> dict[str, dict[str, float]]:
+    """Metrics of a run's model on its task's test sets, rebuilt from the run's seed; or, with
+    ``data``, on that file of labelled data of the run's kind (a task on the user's own files).
+
+    Raises:
+        InvalidValueError: ``data`` given for a run whose task reads no user files.
+    """
     trained = load(run_dir)
+    if data is not None:
+        if not hasattr(trained.task, "labelled_data"):
+            raise InvalidValueError(
+                f"invalid value for option `data`: a run of {trained.description['task']!r} "
+                "is evaluated on its own test sets; --data is for runs on your own data"
+            )
+        pairs = trained.task.labelled_data(data)
+        return {Path(data).name: trained.task.evaluate(trained.model, pairs)}
     config = read_config_file(Path(run_dir) / "config.yaml")
     data = trained.task.build_data(config["seed"])
     return {

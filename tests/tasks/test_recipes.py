@@ -17,7 +17,11 @@ STEPS = 25
 BATCH = 8
 TINY = {"keywords": {"clips_per_class": 2}, "welcome": {"size": 8}}
 
-RECIPES = [task.name for task in available_tasks() if issubclass(task, DatasetTask)]
+RECIPES = [  # the recipes: tasks on a registered dataset (not the kinds that read your files)
+    task.name
+    for task in available_tasks()
+    if issubclass(task, DatasetTask) and hasattr(task, "dataset")
+]
 
 
 def _available(name: str) -> None:

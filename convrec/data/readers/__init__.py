@@ -10,7 +10,7 @@ from convrec.data.readers.errors import FormatError
 from convrec.data.readers.fasta import NUCLEOTIDES, PROTEIN, read_fasta
 from convrec.data.readers.idx import read_idx
 from convrec.data.readers.source import Source, read_source
-from convrec.data.readers.tables import read_sequences_csv, read_sequences_npz
+from convrec.data.readers.tables import read_npz_arrays, read_sequences_csv, read_sequences_npz
 from convrec.data.readers.ts import TsFile, read_ts
 from convrec.data.readers.wav import Wav, read_wav
 
@@ -23,6 +23,7 @@ __all__ = [
     "Wav",
     "read_fasta",
     "read_idx",
+    "read_npz_arrays",
     "read_sequences_csv",
     "read_sequences_npz",
     "read_source",

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from convrec.data.readers.errors import FormatError
-from convrec.data.readers.source import Source, read_source, read_text
+from convrec.data.readers.source import Source, read_source, read_text, source_name
 
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 """The first bytes of a zip archive: a local file header, or the end record of an empty one."""
@@ -110,6 +110,25 @@ def read_sequences_npz(
         >>> names, [array.shape for array in arrays]
         (['first', 'second'], [(3, 1), (2, 2)])
     """
+    name = source_name(source)
+    arrays = read_npz_arrays(source, kinds="iuf")
+    sequences = {key: _sequence(array, allow_nan, name, key) for key, array in arrays.items()}
+    return list(sequences), list(sequences.values())
+
+
+def read_npz_arrays(source: Source, kinds: str = "iufU") -> dict[str, np.ndarray]:
+    """The arrays of a ``.npz`` archive by key, in archive order, of any shape, read without
+    unpickling: only numeric (and, by default, fixed-width text) dtypes are accepted.
+
+    Args:
+        source: a path (str or Path) or the file's bytes.
+        kinds: the NumPy dtype kinds accepted (``i`` ``u`` ``f`` numbers, ``U`` text, ``b``
+            booleans).
+
+    Raises:
+        FormatError: not a zip archive, a member that is not a ``.npy`` array, or of another
+            dtype.
+    """
     data, name = read_source(source, decompress=False)
     if not data.startswith(ZIP_MAGICS):
         raise FormatError(name, "byte 0", "a .npz archive (a zip file, 'PK')", repr(data[:4]))
@@ -128,12 +147,13 @@ def read_sequences_npz(
                     "one '<key>.npy' member per key",
                     "another file" if key == info.filename else "a duplicate",
                 )
-            arrays[key] = _sequence(_npy(archive, info, name), allow_nan, name, key)
-    return list(arrays), list(arrays.values())
+            arrays[key] = _npy(archive, info, name, kinds)
+    return arrays
 
 
-def _npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> np.ndarray:
-    """Read one ``.npy`` member of numeric type, its shape checked against its size first."""
+def _npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, kinds: str) -> np.ndarray:
+    """Read one ``.npy`` member of a dtype kind in ``kinds``, its shape checked against its size
+    first."""
     position = f"member {info.filename!r}"
     try:
         with archive.open(info) as member:
@@ -146,8 +166,11 @@ def _npy(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> np.ndarr
                 else np.lib.format.read_array_header_2_0
             )
             shape, fortran_order, dtype = read_header(member)
-            if dtype.kind not in "iuf":
-                raise FormatError(name, position, "an integer or floating-point array", dtype)
+            if dtype.kind not in kinds or dtype.hasobject:
+                expected = {"iuf": "an integer or floating-point array"}.get(
+                    kinds, f"an array of numbers or text (dtype kinds {kinds})"
+                )
+                raise FormatError(name, position, expected, dtype)
             size = math.prod(shape) * dtype.itemsize
             present = info.file_size - member.tell()
             if present != size:

@@ -1,0 +1,304 @@
+"""A user's time series from their own files: ``.npz``, long or wide CSV, UCR/UEA ``.ts``.
+
+- ``.npz``: ``X`` stacked ``(N, T)`` or ``(N, T, C)`` with labels ``y`` ``(N,)``; or one array
+  ``(T_i,)`` / ``(T_i, C)`` per key (any names but ``y``), with ``y`` holding their labels in
+  key order.
+- long CSV: one row per step, an id column (``sequence_id``, ``series_id`` or ``id``, or the one
+  named), optionally a time column (``time``, ``timestamp`` or the one named) whose values must
+  increase within each series, the channel columns, and the label column, the same on every row
+  of a series. Used when an id repeats.
+- wide CSV: one row per series, an optional id column, the label column, and one column per
+  step; a shorter series leaves its last cells empty.
+- ``.ts``: the UCR/UEA format (:func:`convrec.data.readers.read_ts`).
+
+Every value must be a finite number (no empty cell inside a series, no ``NA``), ids unique,
+column names unique; anything else is a :class:`~convrec.data.readers.FormatError` naming the
+file, the line or key, and what is wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from convrec.data.readers import FormatError, read_npz_arrays, read_ts
+from convrec.data.readers.source import read_text
+from convrec.errors import InvalidValueError, PathNotFoundError
+
+ID_COLUMNS = ("sequence_id", "series_id", "id")
+TIME_COLUMNS = ("time", "timestamp", "t")
+SUFFIXES = (".npz", ".csv", ".ts")
+
+
+@dataclass
+class SeriesTable:
+    """Series read from one file.
+
+    Attributes:
+        ids: one name per series (its id, key or row number).
+        series: one float64 array ``(T_i, C)`` per series.
+        labels: one label per series as text (class names), or None when the file has none.
+        channels: the names of the ``C`` channels (CSV columns, or ``c0``, ``c1``, ...).
+        source: the file's path, for messages.
+    """
+
+    ids: list[str]
+    series: list[np.ndarray]
+    labels: list[str] | None
+    channels: tuple[str, ...]
+    source: str
+
+
+def read_series(
+    path: str | Path,
+    *,
+    label_column: str = "label",
+    id_column: str | None = None,
+    time_column: str | None = None,
+    labelled: bool = True,
+) -> SeriesTable:
+    """Read the series of one file (the format from its suffix).
+
+    Args:
+        path: a ``.npz``, ``.csv`` or ``.ts`` file.
+        label_column: the CSV column holding each series' label.
+        id_column: the CSV column naming each series (default: the first of
+            :data:`ID_COLUMNS` present).
+        time_column: the column ordering a long CSV's steps (default: the first of
+            :data:`TIME_COLUMNS` present).
+        labelled: whether labels are required (for training and evaluation); for prediction
+            they may be absent.
+
+    Raises:
+        PathNotFoundError: no file at ``path``.
+        InvalidValueError: an unknown suffix.
+        FormatError: anything malformed (see the module).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PathNotFoundError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        table = _from_npz(path)
+    elif suffix == ".csv":
+        table = _from_csv(path, label_column, id_column, time_column)
+    elif suffix == ".ts":
+        archive = read_ts(path)
+        labels = None if archive.labels is None else [str(label) for label in archive.labels]
+        series = [np.asarray(case, dtype=np.float64) for case in archive.series]
+        channels = tuple(f"c{index}" for index in range(series[0].shape[1] if series else 0))
+        table = SeriesTable(
+            [str(i) for i in range(len(series))], series, labels, channels, str(path)
+        )
+    else:
+        raise InvalidValueError(
+            f"{path}: expected series in a {', '.join(SUFFIXES)} file, got the suffix "
+            f"{path.suffix or '(none)'!r}"
+        )
+    _check(table, labelled)
+    return table
+
+
+def _check(table: SeriesTable, labelled: bool) -> None:
+    name = table.source
+    if not table.series:
+        raise FormatError(name, "the file", "at least one series", "none")
+    if labelled and table.labels is None:
+        raise FormatError(name, "the file", "a label for every series", "no labels")
+    if labelled and "" in table.labels:
+        unlabelled = table.ids[table.labels.index("")]
+        raise FormatError(name, f"series {unlabelled!r}", "a label", "an empty one")
+    widths = {array.shape[1] for array in table.series}
+    if len(widths) > 1:
+        raise FormatError(name, "the file", "the same channels in every series", sorted(widths))
+    for identifier, array in zip(table.ids, table.series, strict=True):
+        if len(array) == 0:
+            raise FormatError(name, f"series {identifier!r}", "at least one step", "none")
+        if not np.all(np.isfinite(array)):
+            step, channel = np.argwhere(~np.isfinite(array))[0]
+            raise FormatError(
+                name,
+                f"series {identifier!r}, step {step}, channel {table.channels[channel]!r}",
+                "a finite number (no missing values)",
+                array[step, channel],
+            )
+
+
+def _from_npz(path: Path) -> SeriesTable:
+    arrays = read_npz_arrays(path)
+    name = str(path)
+    labels = arrays.pop("y", None)
+    if labels is not None and labels.ndim != 1:
+        raise FormatError(name, "array 'y'", "one label per series, shape (N,)", labels.shape)
+    text = None if labels is None else [_label_text(value) for value in labels.tolist()]
+    if "X" in arrays:
+        stacked = arrays.pop("X")
+        if arrays:
+            raise FormatError(name, "the archive", "only 'X' and 'y'", f"also {sorted(arrays)}")
+        if stacked.ndim not in (2, 3) or stacked.dtype.kind not in "iuf":
+            raise FormatError(
+                name, "array 'X'", "numbers of shape (N, T) or (N, T, C)", stacked.shape
+            )
+        stacked = stacked.astype(np.float64).reshape(*stacked.shape[:2], -1)
+        series = list(stacked)
+        ids = [str(index) for index in range(len(series))]
+    else:
+        for key, array in arrays.items():
+            if array.ndim not in (1, 2) or array.dtype.kind not in "iuf":
+                raise FormatError(name, f"array {key!r}", "numbers (T,) or (T, C)", array.shape)
+        ids = list(arrays)
+        series = [
+            array.astype(np.float64) if array.ndim == 2 else array.astype(np.float64)[:, None]
+            for array in arrays.values()
+        ]
+    if text is not None and len(text) != len(series):
+        raise FormatError(name, "array 'y'", f"{len(series)} labels, one per series", len(text))
+    channels = tuple(f"c{index}" for index in range(series[0].shape[1] if series else 0))
+    return SeriesTable(ids, series, text, channels, name)
+
+
+def _label_text(value: object) -> str:
+    """A label as text: integral numbers without a decimal point (``3.0`` and ``3`` are both
+    class ``'3'``)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _from_csv(
+    path: Path, label_column: str, id_column: str | None, time_column: str | None
+) -> SeriesTable:
+    text, name = read_text(path)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as error:
+        raise FormatError(name, f"line {reader.line_num}", "CSV rows", f"{error}") from None
+    if not rows:
+        raise FormatError(name, "line 1", "a header line", "an empty file")
+    header = [column.strip() for column in rows[0]]
+    repeated = sorted({column for column in header if header.count(column) > 1})
+    if repeated:
+        raise FormatError(name, "line 1", "each column name once", f"{', '.join(repeated)} twice")
+    body = [row for row in rows[1:] if any(cell.strip() for cell in row)]
+    for number, row in enumerate(rows[1:], start=2):
+        if any(cell.strip() for cell in row) and len(row) != len(header):
+            raise FormatError(name, f"line {number}", f"{len(header)} cells", len(row))
+    identifier = id_column or next((column for column in ID_COLUMNS if column in header), None)
+    for given, role in ((id_column, "id"), (time_column, "time")):
+        if given is not None and given not in header:
+            raise FormatError(name, "line 1", f"the {role} column {given!r}", ", ".join(header))
+    ids = [row[header.index(identifier)].strip() for row in body] if identifier else []
+    if identifier and len(set(ids)) < len(ids):
+        clock = time_column or next((column for column in TIME_COLUMNS if column in header), None)
+        return _long(name, header, rows, identifier, clock, label_column)
+    return _wide(name, header, rows, identifier, label_column)
+
+
+def _cell(text: str, name: str, where: str) -> float:
+    """A CSV cell as a finite number (digit groups and missing values refused)."""
+    value = text.strip()
+    try:
+        if "_" in value:
+            raise ValueError(value)
+        number = float(value)
+    except ValueError:
+        raise FormatError(
+            name, where, "a number", repr(text) if value else "an empty cell"
+        ) from None
+    if not math.isfinite(number):
+        raise FormatError(name, where, "a finite number (no missing values)", value)
+    return number
+
+
+def _long(
+    name: str,
+    header: list[str],
+    rows: list[list[str]],
+    identifier: str,
+    clock: str | None,
+    label_column: str,
+) -> SeriesTable:
+    label_at = header.index(label_column) if label_column in header else None
+    skipped = {identifier, clock, label_column}
+    channels = tuple(column for column in header if column not in skipped)
+    if not channels:
+        raise FormatError(name, "line 1", "at least one channel column", ", ".join(header))
+    steps: dict[str, list[list[float]]] = defaultdict(list)
+    times: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    labels: dict[str, str] = {}
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        key = row[header.index(identifier)].strip()
+        values = [
+            _cell(row[header.index(column)], name, f"line {number}, column {column!r}")
+            for column in channels
+        ]
+        steps[key].append(values)
+        if clock is not None:
+            times[key].append(
+                (_cell(row[header.index(clock)], name, f"line {number}, column {clock!r}"), number)
+            )
+        if label_at is not None:
+            label = row[label_at].strip()
+            if labels.setdefault(key, label) != label:
+                raise FormatError(
+                    name,
+                    f"line {number}",
+                    f"the label {labels[key]!r} of series {key!r} on every one of its rows",
+                    repr(label),
+                )
+    for key, stamps in times.items():
+        for (before, _), (after, number) in itertools.pairwise(stamps):
+            if not after > before:
+                what = "a repeated time" if after == before else "an earlier time"
+                raise FormatError(
+                    name,
+                    f"line {number}, column {clock!r}",
+                    f"times increasing within series {key!r} (sort the rows by id and time)",
+                    f"{what}, {after:g} after {before:g}",
+                )
+    ids = list(steps)
+    series = [np.asarray(steps[key], dtype=np.float64) for key in ids]
+    return SeriesTable(
+        ids, series, [labels[key] for key in ids] if label_at is not None else None, channels, name
+    )
+
+
+def _wide(
+    name: str, header: list[str], rows: list[list[str]], identifier: str | None, label_column: str
+) -> SeriesTable:
+    label_at = header.index(label_column) if label_column in header else None
+    columns = [
+        index for index, column in enumerate(header) if column not in (identifier, label_column)
+    ]
+    if not columns:
+        raise FormatError(name, "line 1", "at least one value column", ", ".join(header))
+    ids, series, labels = [], [], []
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        key = row[header.index(identifier)].strip() if identifier else str(number - 2)
+        if key in ids:
+            raise FormatError(name, f"line {number}", f"a new id in column {identifier!r}", key)
+        cells = [row[index] for index in columns]
+        length = len(cells)
+        while length and not cells[length - 1].strip():  # a shorter series ends early
+            length -= 1
+        values = [
+            _cell(cells[step], name, f"line {number}, column {header[columns[step]]!r}")
+            for step in range(length)
+        ]
+        ids.append(key)
+        series.append(np.asarray(values, dtype=np.float64).reshape(-1, 1))
+        if label_at is not None:
+            labels.append(row[label_at].strip())
+    return SeriesTable(ids, series, labels if label_at is not None else None, ("value",), name)
