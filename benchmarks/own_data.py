@@ -33,6 +33,7 @@ from provenance import revision
 import convrec
 from convrec.data.readers import read_ts
 from convrec.data.sources import require
+from convrec.train.resolve import resolve_config
 from convrec.train.run import Run
 
 ROWS = {"gunpoint": "GunPoint", "japanese-vowels": "JapaneseVowels"}
@@ -79,10 +80,15 @@ def main() -> None:
         for row in arguments.rows:
             paths = files(row, folder)
             recipe, own, seconds = [], [], {"recipe": 0.0, "series": 0.0}
+            recipe_config = resolve_config(row)
+            same = {  # the recipe's model and training options, for the files too
+                key: getattr(recipe_config, key)
+                for key in ("model", "model_options", "epochs", "batch_size", "lr", "weight_decay")
+            }
             for seed in range(arguments.seeds):
                 common = {"seed": seed, "progress": False, "out": str(folder / "runs")}
                 first = convrec.train(row, **common)
-                second = convrec.train("series", task_options=paths, **common)
+                second = convrec.train("series", task_options=paths, **same, **common)
                 recipe.append(accuracy(first))
                 own.append(accuracy(second))
                 seconds["recipe"] += first.metrics["train_seconds"] / arguments.seeds
