@@ -17,6 +17,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from convrec.cli import DEBUG_VARIABLE, app, main, parse_settings
+from convrec.data.sources import status
 from convrec.tasks.maxwell import Maxwell
 from convrec.train import finish, trained
 
@@ -355,3 +356,24 @@ def test_report_of_a_missing_run_names_its_argument():
     result = runner.invoke(app, ["report", "/nonexistent/run"])
     assert isinstance(result.exception, FileNotFoundError)
     assert "argument `run_dir`" in str(result.exception)
+
+
+@pytest.mark.skipif(status("ucr") != "fetched", reason="needs convrec data fetch ucr")
+def test_predict_of_a_classification_recipe_reads_every_column_and_names_the_class(tmp_path):
+    """Defects of the "your own data" issue: a classifier's CSV input columns were empty, its
+    output had no predicted label, and `--out x.csv` with an .npz input wrote a zip."""
+    out = tmp_path / "runs"
+    result = runner.invoke(
+        app, ["train", "italy-power", "--epochs", "1", "--out", str(out), "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    (run,) = out.iterdir()
+    rows = ["sequence_id,value"] + [f"a,{np.sin(step)}" for step in range(24)]
+    (tmp_path / "days.csv").write_text("\n".join(rows) + "\n")
+    assert runner.invoke(app, ["predict", str(run), str(tmp_path / "days.csv")]).exit_code == 0
+    header, line = (tmp_path / "days.predictions.csv").read_text().splitlines()
+    assert header == "id,predicted,p_1,p_2" and line.split(",")[1] in ("1", "2")
+    np.savez(tmp_path / "days.npz", a=np.sin(np.arange(24.0)))
+    arguments = ["predict", str(run), str(tmp_path / "days.npz"), "--out", str(tmp_path / "x.csv")]
+    assert runner.invoke(app, arguments).exit_code == 0
+    assert (tmp_path / "x.csv").read_text().splitlines()[0] == "id,predicted,p_1,p_2"

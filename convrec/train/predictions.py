@@ -31,9 +31,11 @@ def write_predictions(trained: TrainedModel, source: Path, out: Path) -> int:
     sequences were predicted.
 
     A task on the user's own files reads ``source`` as it read its training data (labels not
-    needed) and writes a CSV: ``id``, ``predicted`` and one ``p_<class>`` column per class.
-    The recipes read and write ``.npz`` (one array per key) or ``.csv`` (``sequence_id`` and
-    the task's input columns).
+    needed). The recipes read ``.npz`` (one array per key) or ``.csv`` (``sequence_id`` and the
+    task's input columns, or every other column where the task names none). The output's format
+    follows ``out``'s suffix: ``.npz`` (one array per key), else CSV: for classifiers ``id``,
+    ``predicted`` and one ``p_<class>`` column per class; for the others ``sequence_id``
+    (``step``) and the output columns.
 
     Raises:
         InvalidValueError: ``source`` is of no format the run reads, or not readable as one.
@@ -45,17 +47,21 @@ def write_predictions(trained: TrainedModel, source: Path, out: Path) -> int:
         return len(probabilities)
     if source.suffix == ".npz":
         names, sequences = read_sequences_npz(source)
-        predictions = trained.predict(sequences)
+    elif source.suffix == ".csv":
+        columns = trained.description["input_columns"] or None  # none named: every column
+        names, sequences = read_sequences_csv(source, columns)
+    else:
+        raise InvalidValueError(
+            f"invalid value for argument `input`: expected a .npz or .csv file, got {source.name}"
+        )
+    predictions = trained.predict(sequences)
+    if out.suffix == ".npz":
         write_npz(out, dict(zip(names, predictions, strict=True)))
-        return len(predictions)
-    if source.suffix == ".csv":
-        names, sequences = read_sequences_csv(source, trained.description["input_columns"])
-        predictions = trained.predict(sequences)
+    elif classes := tuple(getattr(trained.task, "classes", ())):
+        write_text(out, _class_table(classes, names, predictions))
+    else:
         write_text(out, _csv(trained, names, predictions))
-        return len(predictions)
-    raise InvalidValueError(
-        f"invalid value for argument `input`: expected a .npz or .csv file, got {source.name}"
-    )
+    return len(predictions)
 
 
 def _class_table(classes: tuple[str, ...], ids: list[str], probabilities: list[np.ndarray]) -> str:

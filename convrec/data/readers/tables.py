@@ -26,13 +26,14 @@ ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 def read_sequences_csv(
-    source: Source, columns: Sequence[str]
+    source: Source, columns: Sequence[str] | None
 ) -> tuple[list[str], list[np.ndarray]]:
     """Group a CSV's rows by its ``sequence_id`` column into one array per sequence.
 
     Args:
         source: a path (str or Path) or the file's bytes; a header row names the columns.
-        columns: the columns to read, in the order of the arrays' last axis.
+        columns: the columns to read, in the order of the arrays' last axis; None for every
+            column but ``sequence_id``, in file order.
 
     Returns:
         The sequence ids in order of first appearance, and one array per id of its rows in file
@@ -60,6 +61,10 @@ def read_sequences_csv(
             raise FormatError(
                 name, "line 1", "each column name once", f"{', '.join(repeated)} more than once"
             )
+        if columns is None:
+            columns = [column for column in header if column != "sequence_id"]
+            if not columns:
+                raise FormatError(name, "line 1", "value columns besides sequence_id", "none")
         missing = [column for column in ["sequence_id", *columns] if column not in header]
         if missing:
             raise FormatError(
