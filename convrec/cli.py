@@ -78,7 +78,7 @@ def train(
     ] = None,
     data: Annotated[
         Path | None,
-        typer.Option(help="your own data to learn from, for the task `series` (a file)"),
+        typer.Option(help="your own data: a file of series, a folder of class folders of images"),
     ] = None,
     test: Annotated[
         Path | None, typer.Option(help="your own test data", show_default="a split of --data")
@@ -266,7 +266,9 @@ def evaluate(
 @app.command()
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="a run directory")],
-    input: Annotated[Path, typer.Argument(help="a file of inputs (.npz, .csv, .ts)")],
+    input: Annotated[
+        Path, typer.Argument(help="inputs: a file (.npz, .csv, .ts, an image) or a folder")
+    ],
     out: Annotated[
         Path | None,
         typer.Option(help="output file (same format)", show_default="INPUT.predictions"),
@@ -274,16 +276,17 @@ def predict(
 ) -> None:
     """Predict with a trained model.
 
-    For a run of your own series (`series`): a file like its training data (.npz, .csv, .ts),
-    labels not needed; the output is a CSV of ids, predicted labels and class probabilities.
+    For a run on your own data: a file or folder like its training data (series: .npz, .csv,
+    .ts; images: one image or a folder of them), labels not needed; the output is a CSV of ids,
+    predicted labels and class probabilities.
     For the recipes: a .npz holds one (T, features) array per key; a .csv has a `sequence_id`
     column and the task's input columns, one row per step."""
     from convrec.train.predictions import default_output, write_predictions
     from convrec.train.trained import load
 
     trained = load(run_dir)
-    if not input.is_file():
-        raise InvalidValueError(f"invalid value for argument `input`: no file at {input}")
+    if not input.exists():
+        raise PathNotFoundError(f"invalid value for argument `input`: {input} does not exist")
     out = out or default_output(trained, input)
     count = write_predictions(trained, input, out)
     _console().print(f"{count} sequences predicted; written to [bold]{out}[/]")

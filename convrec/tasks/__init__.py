@@ -1,6 +1,6 @@
 """Tasks (recipes): data, default model, loss, metrics and plots for each application."""
 
-from convrec.tasks import maxwell, recipes, series
+from convrec.tasks import images, maxwell, recipes, series
 from convrec.tasks.base import Task, TaskData, available_tasks, create_task, register_task
 from convrec.tasks.classification import Classification
 from convrec.tasks.dataset import DatasetTask
@@ -16,6 +16,7 @@ __all__ = [
     "TaskData",
     "available_tasks",
     "create_task",
+    "images",
     "maxwell",
     "recipes",
     "register_task",

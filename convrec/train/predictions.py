@@ -22,7 +22,7 @@ from convrec.train.trained import TrainedModel
 def default_output(trained: TrainedModel, source: Path) -> Path:
     """``<source>.predictions.csv`` for a task on the user's own files, else
     ``<source>.predictions<suffix>`` (the input's format)."""
-    suffix = ".csv" if hasattr(trained.task, "read") else source.suffix
+    suffix = ".csv" if hasattr(trained.task, "prediction_inputs") else source.suffix
     return source.with_name(f"{source.stem}.predictions{suffix}")
 
 
@@ -40,10 +40,10 @@ def write_predictions(trained: TrainedModel, source: Path, out: Path) -> int:
     Raises:
         InvalidValueError: ``source`` is of no format the run reads, or not readable as one.
     """
-    if hasattr(trained.task, "read"):
-        table = trained.task.read(source, labelled=False)
-        probabilities = trained.predict(table.series)
-        write_text(out, _class_table(trained.task.classes, table.ids, probabilities))
+    if hasattr(trained.task, "prediction_inputs"):
+        names, inputs = trained.task.prediction_inputs(source)
+        probabilities = trained.predict(inputs)
+        write_text(out, _class_table(trained.task.classes, names, probabilities))
         return len(probabilities)
     if source.suffix == ".npz":
         names, sequences = read_sequences_npz(source)

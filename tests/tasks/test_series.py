@@ -167,7 +167,7 @@ BAD = {
     "class-with-one-series": (
         "rare.csv",
         "label,a,b\nx,1,2\nx,3,4\nx,5,6\ny,7,8\n",
-        r"the class 'y' has only one series",
+        r"the class 'y' has only one of the series, too few to hold out a test split",
     ),
     "missing-value": ("gap.csv", "id,v,label\na,1,x\na,,x\nb,3,y\n", r"an empty cell"),
     "not-a-number": ("word.csv", "id,v,label\na,1,x\na,two,x\nb,3,y\n", r"got 'two'"),
@@ -255,5 +255,5 @@ def test_bad_npz_archives_are_named(tmp_path, arrays, message):
 def test_a_missing_data_file_is_refused_before_anything_is_built(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"series: invalid value for argument `data`"):
         convrec.train("series", task_options={"data": str(tmp_path / "none.csv")})
-    with pytest.raises(ValueError, match=r"`data`: expected a file of labelled series"):
+    with pytest.raises(ValueError, match=r"`data`: expected labelled series \(--data PATH\)"):
         convrec.train("series", progress=False, out=str(tmp_path / "runs"))
