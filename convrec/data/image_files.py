@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from convrec.data.readers import FormatError
+from convrec.data.splits import natural_key
 from convrec.errors import InvalidValueError, PathNotFoundError
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
@@ -79,7 +80,7 @@ def list_images(root: str | Path, labelled: bool = True) -> ImageFolder:
     files, labels = [], []
     for folder in sorted(
         (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-        key=lambda p: _natural(p.name),
+        key=lambda p: natural_key(p.name),
     ):
         images = sorted(path for path in folder.iterdir() if is_image(path))
         if not images:
@@ -94,16 +95,6 @@ def list_images(root: str | Path, labelled: bool = True) -> ImageFolder:
             f"{root}: expected one subfolder of images per class, found no class folder"
         )
     return ImageFolder(files, labels, root)
-
-
-def _natural(name: str) -> tuple:
-    import re
-
-    return tuple(
-        (0, int(part), "") if part.isdigit() else (1, 0, part)
-        for part in re.split(r"(\d+)", name)
-        if part
-    )
 
 
 def survey(files: list[Path]) -> tuple[bool, tuple[int, int]]:

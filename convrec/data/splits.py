@@ -6,6 +6,7 @@ split (stratified by class, seeded), so test data never steers training.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,20 @@ class Splits:
             split: len(getattr(self, split))  # type: ignore[arg-type]
             for split in ("train", "validation", "test")
         }
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key ordering names as a person would: ``class2`` before ``class10``.
+
+    Example:
+        >>> sorted(["b10", "b2", "a"], key=natural_key)
+        ['a', 'b2', 'b10']
+    """
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part)
+        for part in re.split(r"(\d+)", name)
+        if part
+    )
 
 
 def holdout(

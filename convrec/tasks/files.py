@@ -10,7 +10,6 @@ validation set with labels never seen in training, holds out seeded stratified
 
 from __future__ import annotations
 
-import re
 from abc import abstractmethod
 from collections import Counter
 from pathlib import Path
@@ -21,7 +20,7 @@ import torch
 from torch import Tensor
 
 from convrec.checks import fail
-from convrec.data.splits import Pairs, Splits, holdout
+from convrec.data.splits import Pairs, Splits, holdout, natural_key
 from convrec.errors import InvalidValueError, PathNotFoundError
 from convrec.tasks.classification import Classification
 from convrec.tasks.dataset import standardised
@@ -32,15 +31,7 @@ SPLIT_NAMES = {"data": "train", "validation": "validation", "test": "test"}
 
 def natural_order(labels: set[str]) -> tuple[str, ...]:
     """Class names sorted as a person would: ``2`` before ``10``, then text."""
-
-    def key(label: str) -> tuple:
-        return tuple(
-            (0, int(part), "") if part.isdigit() else (1, 0, part)
-            for part in re.split(r"(\d+)", label)
-            if part
-        )
-
-    return tuple(sorted(labels, key=key))
+    return tuple(sorted(labels, key=natural_key))
 
 
 class FileClassification(Classification):
