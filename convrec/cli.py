@@ -35,14 +35,27 @@ data_app = typer.Typer(no_args_is_help=True, help="Fetch and list the datasets' 
 app.add_typer(data_app, name="data")
 
 
+IMPORT_VARIABLE = "CONVREC_IMPORT"
+"""Plugin modules to import before any command, comma-separated (``--import`` sets it too, so
+the processes of a distributed run import them as well)."""
+
+
 def main() -> None:
     """Entry point: a user error prints one red line and exits with status 2; any other error is
-    a bug and shows its traceback. ``convrec --debug COMMAND ...`` (or ``CONVREC_DEBUG=1``) shows
-    the traceback of user errors too."""
-    if sys.argv[1:2] == ["--debug"]:  # read here, not by typer: an option of the group would
-        del sys.argv[1]  # make typer import pydantic for every command, even `convrec tasks`
-        os.environ[DEBUG_VARIABLE] = "1"  # also seen by the processes of a distributed run
+    a bug and shows its traceback.
+
+    Global options, before the command (read here, not by typer: an option of the group would
+    make typer import pydantic for every command): ``--debug`` (or ``CONVREC_DEBUG=1``) shows
+    the traceback of user errors too; ``--import MODULE`` (repeatable, or
+    ``CONVREC_IMPORT=a,b``) imports plugin modules that register datasets, tasks and models.
+    """
     try:
+        modules = _global_options()
+        if modules:
+            from convrec.plugins import import_modules
+
+            os.environ[IMPORT_VARIABLE] = ",".join(modules)
+            import_modules(modules)
         app()
     except UserError as error:
         if os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
@@ -56,12 +69,30 @@ def main() -> None:
         raise SystemExit(2) from None
 
 
+def _global_options() -> list[str]:
+    """Take ``--debug`` and ``--import MODULE`` from the front of the arguments; return the
+    plugin modules to import (those of :data:`IMPORT_VARIABLE` first)."""
+    modules = [name for name in os.environ.get(IMPORT_VARIABLE, "").split(",") if name]
+    while sys.argv[1:2] in (["--debug"], ["--import"]):
+        if sys.argv[1] == "--debug":
+            os.environ[DEBUG_VARIABLE] = "1"  # also seen by the processes of a distributed run
+            del sys.argv[1]
+            continue
+        if len(sys.argv) < 3:
+            raise InvalidValueError("invalid value for option `--import`: expected a module name")
+        modules.append(sys.argv[2])
+        del sys.argv[1:3]
+    return list(dict.fromkeys(modules))
+
+
 @app.callback()
 def _group() -> None:
     """convrec: convolutional and recurrent networks for sequences and grids.
 
-    convrec --debug COMMAND ... (or CONVREC_DEBUG=1) shows the traceback of bad-input errors
-    too; other errors always show theirs."""
+    Global options, before the command: --debug (or CONVREC_DEBUG=1) shows the traceback of
+    bad-input errors too (other errors always show theirs); --import MODULE (repeatable, or
+    CONVREC_IMPORT=a,b) imports a plugin module that registers datasets, tasks or models.
+    Installed plugins (entry points "convrec.plugins") are found without it."""
 
 
 def _console() -> Console:

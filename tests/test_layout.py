@@ -20,6 +20,7 @@ FLOORS = {
     "files": 0,
     "yaml_files": 1,
     "run_files": 1,
+    "plugins": 1,
     "nn": 1,
     "data": 2,
     "diagnose": 2,

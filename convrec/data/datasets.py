@@ -18,10 +18,15 @@ from typing import Any
 from convrec.checks import keyword_names, known_options, takes_any_keyword, unknown_name
 from convrec.data.sources import SOURCES, Source
 from convrec.data.splits import Splits
+from convrec.errors import InvalidValueError
+from convrec.plugins import load_entry_points
 
 SYNTHESISED = "espeak-ng"
 """The source of the speech datasets: synthesised on first use, cached under
 ``<data dir>/keywords``; ``convrec data fetch espeak-ng`` builds them ahead of time."""
+BUILT_BY_LOADER = "(loader)"
+"""The source of a dataset whose loader makes or finds its data itself (a plugin's generator,
+a path of its own): nothing to fetch."""
 
 
 @dataclass(frozen=True)
@@ -45,15 +50,22 @@ DATASETS: dict[str, DatasetEntry] = {}
 
 
 def register_dataset(
-    name: str, source: Source | str, description: str
+    name: str, source: Source | str | None, description: str
 ) -> Callable[[Callable[..., Splits]], Callable[..., Splits]]:
     """Decorator registering ``loader(root=None, seed=0, **options) -> Splits`` as the dataset
-    ``name``, reading ``source`` (a :class:`Source`, or :data:`SYNTHESISED`)."""
-    source_name = source.name if isinstance(source, Source) else source
+    ``name`` (public: plugins register theirs with it, see :mod:`convrec.plugins`).
+
+    Args:
+        name: the dataset's name, unique.
+        source: the :class:`Source` it reads (registered with ``register_source``), or
+            :data:`SYNTHESISED`, or None when the loader makes or finds its data itself.
+        description: one line for ``convrec data list``.
+    """
+    source_name = source.name if isinstance(source, Source) else source or BUILT_BY_LOADER
     if name in DATASETS:
-        raise ValueError(f"dataset {name!r} is registered twice")
-    if source_name not in SOURCES and source_name != SYNTHESISED:
-        raise ValueError(f"dataset {name!r} reads the unregistered source {source_name!r}")
+        raise InvalidValueError(f"dataset {name!r} is registered twice")
+    if source_name not in (*SOURCES, SYNTHESISED, BUILT_BY_LOADER):
+        raise InvalidValueError(f"dataset {name!r} reads the unregistered source {source_name!r}")
 
     def add(loader: Callable[..., Splits]) -> Callable[..., Splits]:
         DATASETS[name] = DatasetEntry(name, source_name, description, loader)
@@ -68,7 +80,10 @@ def available_datasets() -> list[str]:
 
 
 def dataset_entry(name: str) -> DatasetEntry:
-    """The registry entry of ``name``; an unknown name lists the known ones."""
+    """The registry entry of ``name`` (installed plugins are imported the first time a name is
+    not known); an unknown name lists the known ones."""
+    if name not in DATASETS:
+        load_entry_points()
     if name not in DATASETS:
         raise unknown_name("dataset", name, available_datasets())
     return DATASETS[name]

@@ -29,6 +29,7 @@ from convrec.models.registry import (
     entry,
     register,
 )
+from convrec.models.registry import register as register_model  # the public name, for plugins
 from convrec.models.resnet import ResNet
 from convrec.models.textcnn import TextCNN
 from convrec.models.vgg import SmallVGG
@@ -59,6 +60,7 @@ __all__ = [
     "mlp",
     "recurrent",
     "register",
+    "register_model",
     "resnet",
     "textcnn",
     "vgg",

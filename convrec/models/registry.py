@@ -27,6 +27,7 @@ from torch import nn
 
 from convrec.checks import fail, known_options, unknown_name
 from convrec.errors import InvalidValueError
+from convrec.plugins import load_entry_points
 
 INPUT_KINDS = ("image", "sequence", "tokens")
 _BUILD_ARGUMENTS = ("input_shape", "output_size", "self")
@@ -66,7 +67,8 @@ def register(
     name: str, description: str, inputs: tuple[str, ...]
 ) -> Callable[[Callable], Callable]:
     """Decorator: register ``build(input_shape, output_size, **options) -> nn.Module`` (a model
-    class or a function) for the input kinds ``inputs``."""
+    class or a function) for the input kinds ``inputs`` (public as
+    ``convrec.models.register_model``: plugins register theirs with it)."""
     unknown = [kind for kind in inputs if kind not in INPUT_KINDS]
     if name in _MODELS or unknown or not inputs:
         raise InvalidValueError(
@@ -81,7 +83,9 @@ def register(
 
 
 def available(input_kind: str | None = None) -> list[ModelEntry]:
-    """The registered models, sorted by name; only those that take ``input_kind`` if given."""
+    """The registered models (installed plugins' included), sorted by name; only those that take
+    ``input_kind`` if given."""
+    load_entry_points()
     return [
         _MODELS[name]
         for name in sorted(_MODELS)
@@ -90,7 +94,10 @@ def available(input_kind: str | None = None) -> list[ModelEntry]:
 
 
 def entry(name: str) -> ModelEntry:
-    """The registered model ``name``; an unknown name lists the valid ones and close matches."""
+    """The registered model ``name`` (installed plugins are imported the first time a name is not
+    known); an unknown name lists the valid ones and close matches."""
+    if name not in _MODELS:
+        load_entry_points()
     if name not in _MODELS:
         raise unknown_name("model", name, list(_MODELS))
     return _MODELS[name]

@@ -14,7 +14,9 @@ from torch.utils.data import Dataset
 
 from convrec.checks import keyword_names, known_options, takes_any_keyword, unknown_name
 from convrec.data.sequences import collate_padded
+from convrec.errors import InvalidValueError
 from convrec.nn import Padded
+from convrec.plugins import load_entry_points
 
 
 @dataclass
@@ -121,17 +123,33 @@ _TASKS: dict[str, type[Task]] = {}
 
 
 def register_task(task_class: type[Task]) -> type[Task]:
-    """Class decorator adding a task to the registry under its ``name``."""
+    """Class decorator adding a task to the registry under its ``name`` (public: plugins
+    register theirs with it, see :mod:`convrec.plugins`).
+
+    Raises:
+        InvalidValueError: another class is registered under that name.
+    """
+    known = _TASKS.get(task_class.name)
+    if known is not None and known.__qualname__ != task_class.__qualname__:
+        raise InvalidValueError(
+            f"task {task_class.name!r} is registered twice: by {known.__module__}."
+            f"{known.__qualname__} and by {task_class.__module__}.{task_class.__qualname__}"
+        )
     _TASKS[task_class.name] = task_class
     return task_class
 
 
 def available_tasks() -> list[type[Task]]:
+    """Every registered task, installed plugins' included, sorted by name."""
+    load_entry_points()
     return [_TASKS[name] for name in sorted(_TASKS)]
 
 
 def task_class(name: str) -> type[Task]:
-    """The class of the task ``name``; an unknown name lists the valid ones."""
+    """The class of the task ``name`` (installed plugins are imported the first time a name is
+    not known); an unknown name lists the valid ones."""
+    if name not in _TASKS:
+        load_entry_points()
     if name not in _TASKS:
         raise unknown_name("task", name, list(_TASKS))
     return _TASKS[name]

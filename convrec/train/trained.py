@@ -13,8 +13,9 @@ from torch import Tensor, nn
 
 from convrec.checks import brief
 from convrec.errors import InvalidValueError, UserError
-from convrec.models import create
+from convrec.models import create, entry
 from convrec.tasks import Task, create_task
+from convrec.tasks.base import task_class
 from convrec.train.config import read_config_file
 from convrec.train.model_files import read_model
 
@@ -75,6 +76,7 @@ def load(run_dir: str | Path) -> TrainedModel:
     weights, description = read_model(directory)
     json_path = directory / "model.json"
     _check_fields(description, json_path)
+    _check_registered(description, json_path)
     _check_sizes(description, weights, json_path)
     try:
         task = create_task(description["task"], **description["task_options"])
@@ -92,6 +94,20 @@ def load(run_dir: str | Path) -> TrainedModel:
         ) from None
     _check_finite(weights, description["task_state"], directory)
     return TrainedModel(model.eval(), task, description)
+
+
+def _check_registered(description: dict[str, Any], path: Path) -> None:
+    """The run's task and model are known here, or the message says how to make them known
+    (a run directory never names code to import: it is untrusted input)."""
+    for kind, lookup in (("task", task_class), ("model", entry)):
+        try:
+            lookup(description[kind])
+        except InvalidValueError as error:
+            raise InvalidValueError(
+                f"{path}: the run's {kind} {brief(repr(description[kind]))} is not registered "
+                f"here; if a plugin defines it, install its package or run convrec --import "
+                f"MODULE (or import it before convrec.load). {error}"
+            ) from None
 
 
 def _check_fields(description: dict[str, Any], path: Path) -> None:
