@@ -146,6 +146,10 @@ def test_summary_of_a_run_and_of_a_model_name(run_dir):
     assert "layer 0 forward update" in rows[0]["parameter_groups"]
     table = runner.invoke(app, ["summary", "lenet5", "--input-shape", "1,28,28"]).output
     assert "61,706 parameters" in table and "14x14" in table
+    words = ["summary", "textcnn", "--input-shape", "50", "--set", "vocab_size=100", "--json"]
+    result = runner.invoke(app, words)  # an embedding's example is ids, not floats
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["rows"][0]["layer"] == "Embedding"
 
 
 def test_summary_without_an_input_shape_is_one_clear_line():

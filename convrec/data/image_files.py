@@ -12,89 +12,23 @@ is a :class:`~convrec.data.readers.FormatError` naming it.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from convrec.data.class_folders import ClassFolder, FileKind, list_class_folder
 from convrec.data.readers import FormatError
-from convrec.data.splits import natural_key
-from convrec.errors import InvalidValueError, PathNotFoundError
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 
 
-@dataclass
-class ImageFolder:
-    """The image files of a folder.
-
-    Attributes:
-        files: every image file, classes in natural order, files sorted within each.
-        labels: each file's class (its subfolder's name), or None for unlabelled images.
-        root: the folder (or file) given, for messages and relative names.
-    """
-
-    files: list[Path]
-    labels: list[str] | None
-    root: Path
-
-    def names(self) -> list[str]:
-        """Each file's path relative to the root, the ids of predictions."""
-        if self.root.is_file():
-            return [self.root.name]
-        return [str(path.relative_to(self.root)) for path in self.files]
+IMAGES = FileKind("images", SUFFIXES)
 
 
-def is_image(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in SUFFIXES and not path.name.startswith(".")
-
-
-def list_images(root: str | Path, labelled: bool = True) -> ImageFolder:
-    """The images under ``root``: ``root/<class>/*`` when ``labelled``; else ``root`` itself
-    (one image) or every image under it, in any subfolder.
-
-    Raises:
-        PathNotFoundError: ``root`` does not exist.
-        InvalidValueError: no image in it, images outside class folders, or a class folder
-            without images (when ``labelled``).
-    """
-    root = Path(root)
-    if not root.exists():
-        raise PathNotFoundError(f"{root}: no such file or folder")
-    if not labelled:
-        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if is_image(p))
-        if not files or not is_image(files[0]):
-            raise InvalidValueError(f"{root}: expected images ({', '.join(SUFFIXES)}), found none")
-        return ImageFolder(files, None, root)
-    if not root.is_dir():
-        raise InvalidValueError(
-            f"{root}: expected a folder with one subfolder of images per class, got a file"
-        )
-    loose = sorted(path.name for path in root.iterdir() if is_image(path))
-    if loose:
-        raise InvalidValueError(
-            f"{root}: expected images inside class subfolders, got images directly in the folder "
-            f"({', '.join(loose[:3])}); move each into the folder named by its class"
-        )
-    files, labels = [], []
-    for folder in sorted(
-        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-        key=lambda p: natural_key(p.name),
-    ):
-        images = sorted(path for path in folder.iterdir() if is_image(path))
-        if not images:
-            raise InvalidValueError(
-                f"{folder}: expected images of class {folder.name!r} ({', '.join(SUFFIXES)}), "
-                "found none; remove the folder or add images"
-            )
-        files += images
-        labels += [folder.name] * len(images)
-    if not files:
-        raise InvalidValueError(
-            f"{root}: expected one subfolder of images per class, found no class folder"
-        )
-    return ImageFolder(files, labels, root)
+def list_images(root: str | Path, labelled: bool = True) -> ClassFolder:
+    """The images under ``root``, by class folder (see :func:`list_class_folder`)."""
+    return list_class_folder(root, IMAGES, labelled)
 
 
 def survey(files: list[Path]) -> tuple[bool, tuple[int, int]]:

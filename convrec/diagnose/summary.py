@@ -212,10 +212,13 @@ def summary(
 def example_input(
     input_shape: Sequence[int | None], input_kind: str = "sequence", length: int = 100
 ) -> Tensor:
-    """A batch of one zero input for a model built for ``input_shape`` (no batch axis), with
-    ``length`` steps where the time axis is open (None); token ids are ``long``."""
+    """A batch of one input for a model built for ``input_shape`` (no batch axis), with
+    ``length`` steps where the time axis is open (None): zeros, or for token ids (``long``) the
+    unknown id 1 at every step (id 0 is padding, and a row of padding only is no input)."""
     shape = (1, *(length if size is None else size for size in input_shape))
-    return torch.zeros(shape, dtype=torch.long if input_kind == "tokens" else torch.float32)
+    if input_kind == "tokens":
+        return torch.ones(shape, dtype=torch.long)
+    return torch.zeros(shape)
 
 
 def _example(example: Sequence[int] | Tensor | Padded) -> Tensor | Padded:

@@ -1,6 +1,13 @@
 """Tasks (recipes): data, default model, loss, metrics and plots for each application."""
 
-from convrec.tasks import images, maxwell, recipes, series
+from convrec.tasks import (
+    audio_files,
+    images,
+    maxwell,
+    recipes,
+    series,
+    text_files,
+)
 from convrec.tasks.base import Task, TaskData, available_tasks, create_task, register_task
 from convrec.tasks.classification import Classification
 from convrec.tasks.dataset import DatasetTask
@@ -14,6 +21,7 @@ __all__ = [
     "LanguageModelling",
     "Task",
     "TaskData",
+    "audio_files",
     "available_tasks",
     "create_task",
     "images",
@@ -21,4 +29,5 @@ __all__ = [
     "recipes",
     "register_task",
     "series",
+    "text_files",
 ]

@@ -29,6 +29,24 @@ ROLES = ("data", "validation", "test")
 SPLIT_NAMES = {"data": "train", "validation": "validation", "test": "test"}
 
 
+def split_fraction(task: str, argument: str, value: object) -> float:
+    """``value`` if it is a fraction in (0, 1), else a clear error naming ``argument``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise fail(task, argument, "a fraction in (0, 1)", repr(value))
+    return float(value)
+
+
+def require_paths(task: str, paths: dict[str, str | None], what: str) -> None:
+    """Refuse a given path (``paths``: role to path) that does not exist. Called when the data
+    is read, not when the task is built: a trained run loads without its training files."""
+    for role, path in paths.items():
+        if path is not None and not Path(path).exists():
+            raise PathNotFoundError(
+                f"{task}: invalid value for argument `{role}`: expected {what}, got {path} "
+                "(no such file or folder)"
+            )
+
+
 def natural_order(labels: set[str]) -> tuple[str, ...]:
     """Class names sorted as a person would: ``2`` before ``10``, then text."""
     return tuple(sorted(labels, key=natural_key))
@@ -58,18 +76,10 @@ class FileClassification(Classification):
     ) -> None:
         super().__init__()
         self.paths = {"data": data, "test": test, "validation": validation}
-        for role, path in self.paths.items():
-            if path is not None and not Path(path).exists():
-                raise PathNotFoundError(
-                    f"{self.name}: invalid value for argument `{role}`: expected labelled "
-                    f"{self.items}, got {path} (no such file or folder)"
-                )
-        self.fractions = {"validation": validation_split, "test": test_split}
-        for role, fraction in self.fractions.items():
-            if isinstance(fraction, bool) or not isinstance(fraction, int | float):
-                raise fail(self.name, f"{role}_split", "a fraction in (0, 1)", repr(fraction))
-            if not 0 < fraction < 1:
-                raise fail(self.name, f"{role}_split", "a fraction in (0, 1)", repr(fraction))
+        self.fractions = {
+            "validation": split_fraction(self.name, "validation_split", validation_split),
+            "test": split_fraction(self.name, "test_split", test_split),
+        }
         self.summary: dict[str, Any] | None = None
 
     @abstractmethod
@@ -93,6 +103,7 @@ class FileClassification(Classification):
     def load_splits(self, seed: int) -> Splits:
         if self.paths["data"] is None:
             raise fail(self.name, "data", f"labelled {self.items} (--data PATH)", "none")
+        require_paths(self.name, self.paths, f"labelled {self.items}")
         raw = {role: self.read_labelled(path, role) for role, path in self.paths.items() if path}
         _, labels = raw["data"]
         self.classes = natural_order(set(labels))

@@ -11,6 +11,7 @@ from convrec.tasks.classification import Classification
 from convrec.tasks.forecasting import Forecasting
 from convrec.tasks.language import LanguageModelling
 from convrec.tasks.series import SERIES_MODELS
+from convrec.tasks.text_files import TEXT_MODELS, TextRecipe
 
 Recipes = dict[str, dict[str, Any]]
 
@@ -193,29 +194,14 @@ class DNA(Classification):
 
 
 @register_task
-class Reviews(Classification):
+class Reviews(TextRecipe):
     """Sentiment of product reviews (positive or negative), words as ids."""
 
     name = "reviews"
     description = "sentiment of reviews (words, variable length)"
     dataset = "reviews"
     default_model = "textcnn"
-    models: ClassVar[Recipes] = {
-        "textcnn": {
-            "epochs": 10,
-            "batch_size": 64,
-            "lr": 1e-3,
-            "bucket_by_length": True,
-            "model_options": {"widths": (1, 2, 3), "num_filters": 200},
-        },
-        "gru": {
-            "epochs": 10,
-            "batch_size": 64,
-            "lr": 2e-3,
-            "bucket_by_length": True,
-            "model_options": {"return_sequences": False, "pooling": "max", "num_layers": 1},
-        },
-    }
+    models: ClassVar[Recipes] = TEXT_MODELS
 
 
 @register_task

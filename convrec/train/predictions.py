@@ -19,10 +19,20 @@ from convrec.files import write_npz, write_text
 from convrec.train.trained import TrainedModel
 
 
+def reads_itself(task: object, source: Path) -> bool:
+    """Whether the task reads ``source`` with its own ``prediction_inputs``: a task on the user's
+    own files reads every input; a recipe that also takes files of a kind (audio) names those
+    with ``reads_for_prediction``."""
+    if not hasattr(task, "prediction_inputs"):
+        return False
+    reads = getattr(task, "reads_for_prediction", None)
+    return reads is None or bool(reads(source))
+
+
 def default_output(trained: TrainedModel, source: Path) -> Path:
-    """``<source>.predictions.csv`` for a task on the user's own files, else
-    ``<source>.predictions<suffix>`` (the input's format)."""
-    suffix = ".csv" if hasattr(trained.task, "prediction_inputs") else source.suffix
+    """``<source>.predictions.csv`` for inputs the task reads itself (the user's own files, audio
+    files), else ``<source>.predictions<suffix>`` (the input's format)."""
+    suffix = ".csv" if reads_itself(trained.task, source) else source.suffix
     return source.with_name(f"{source.stem}.predictions{suffix}")
 
 
@@ -31,20 +41,25 @@ def write_predictions(trained: TrainedModel, source: Path, out: Path) -> int:
     sequences were predicted.
 
     A task on the user's own files reads ``source`` as it read its training data (labels not
-    needed). The recipes read ``.npz`` (one array per key) or ``.csv`` (``sequence_id`` and the
-    task's input columns, or every other column where the task names none). The output's format
-    follows ``out``'s suffix: ``.npz`` (one array per key), else CSV: for classifiers ``id``,
+    needed), and so does an audio recipe given audio files (:func:`reads_itself`); one with a
+    ``prediction_table(names, predictions)`` writes its own CSV (a forecast's times). The
+    recipes read ``.npz`` (one array per key) or ``.csv`` (``sequence_id`` and the task's input
+    columns, or every other column where the task names none). The output's format follows
+    ``out``'s suffix: ``.npz`` (one array per key), else CSV: for classifiers ``id``,
     ``predicted`` and one ``p_<class>`` column per class; for the others ``sequence_id``
     (``step``) and the output columns.
 
     Raises:
         InvalidValueError: ``source`` is of no format the run reads, or not readable as one.
     """
-    if hasattr(trained.task, "prediction_inputs"):
+    if reads_itself(trained.task, source):
         names, inputs = trained.task.prediction_inputs(source)
-        probabilities = trained.predict(inputs)
-        write_text(out, _class_table(trained.task.classes, names, probabilities))
-        return len(probabilities)
+        predictions = trained.predict(inputs)
+        if hasattr(trained.task, "prediction_table"):
+            write_text(out, trained.task.prediction_table(names, predictions))
+        else:
+            write_text(out, _class_table(trained.task.classes, names, predictions))
+        return len(predictions)
     if source.suffix == ".npz":
         names, sequences = read_sequences_npz(source)
     elif source.suffix == ".csv":
