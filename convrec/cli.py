@@ -109,7 +109,10 @@ def train(
     ] = None,
     data: Annotated[
         Path | None,
-        typer.Option(help="your own data: a file of series, a folder of class folders of images"),
+        typer.Option(
+            help="your own data (kinds series, series-regression, forecast, text: a file; "
+            "images, audio, text: a folder of class folders)"
+        ),
     ] = None,
     test: Annotated[
         Path | None, typer.Option(help="your own test data", show_default="a split of --data")
@@ -204,15 +207,18 @@ def train(
         "out": out,
     }
     settings = parse_settings(set_ or [])  # a flag given too wins over its --set
-    files = {
-        role: str(path.absolute())
-        for role, path in (("data", data), ("test", test), ("validation", validation))
-        if path is not None
-    }
-    if files:
-        settings["task_options"] = {**settings.get("task_options", {}), **files}
     options = settings | {key: value for key, value in flags.items() if value is not None}
-    run = train_run(task, model, config_file=config, resume=resume, progress=progress, **options)
+    run = train_run(
+        task,
+        model,
+        config_file=config,
+        resume=resume,
+        progress=progress,
+        data=data,
+        test=test,
+        validation=validation,
+        **options,
+    )
     if run.metrics:
         console = _console()
         _print_metrics(console, run.metrics["test"], f"{task}: test metrics")
@@ -298,7 +304,8 @@ def evaluate(
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="a run directory")],
     input: Annotated[
-        Path, typer.Argument(help="inputs: a file (.npz, .csv, .ts, an image) or a folder")
+        Path,
+        typer.Argument(help="inputs: a file (.npz, .csv, .ts, .txt, an image, a clip) or a folder"),
     ],
     out: Annotated[
         Path | None,
@@ -308,10 +315,12 @@ def predict(
     """Predict with a trained model.
 
     For a run on your own data: a file or folder like its training data (series: .npz, .csv,
-    .ts; images: one image or a folder of them), labels not needed; the output is a CSV of ids,
-    predicted labels and class probabilities.
-    For the recipes: a .npz holds one (T, features) array per key; a .csv has a `sequence_id`
-    column and the task's input columns, one row per step."""
+    .ts; images and audio: one file or a folder of them; text: a .txt of one document per line,
+    a .csv, a folder of .txt), labels not needed; the output is a CSV of ids, predicted labels
+    and class probabilities (regression: the targets; forecast: the next steps after the file's
+    last, with their times). Keyword and review recipes read clips and texts the same way.
+    For the other recipes: a .npz holds one (T, features) array per key; a .csv has a
+    `sequence_id` column and the task's input columns, one row per step."""
     from convrec.train.predictions import default_output, write_predictions
     from convrec.train.trained import load
 
@@ -414,7 +423,8 @@ def _model_and_example(
 
     shape = _shape(input_shape)
     model = create(model_or_run, input_shape=shape, output_size=output_size, **options)
-    return model.eval(), example_input(shape, "sequence", length or DEFAULT_LENGTH), None
+    kind = "tokens" if "vocab_size" in options else "sequence"  # an embedding reads ids
+    return model.eval(), example_input(shape, kind, length or DEFAULT_LENGTH), None
 
 
 def _shape(text: str) -> tuple[int, ...]:

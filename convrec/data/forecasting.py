@@ -99,14 +99,12 @@ def windowed(
     target: str,
     lookback: int,
     horizon: int,
-    validation_fraction: float,
-    test_fraction: float,
+    ends: tuple[int, int],
 ) -> Splits:
-    """Standardise ``values (N, F)`` with its training part and cut each split into windows."""
-    probability(name, "validation_fraction", validation_fraction)
-    probability(name, "test_fraction", test_fraction)
-    train_end = int(len(values) * (1 - validation_fraction - test_fraction))
-    validation_end = int(len(values) * (1 - test_fraction))
+    """Standardise ``values (N, F)`` with its training part ``[0, ends[0])`` and cut each split
+    into windows: training targets in ``[0, ends[0])``, validation in ``[ends[0], ends[1])``,
+    test in ``[ends[1], N)``."""
+    train_end, validation_end = ends
     mean, std = values[:train_end].mean(axis=0), values[:train_end].std(axis=0)
     std = np.where(std > 0, std, 1.0)
     series = torch.from_numpy(((values - mean) / std).astype(np.float32))
@@ -131,6 +129,19 @@ def windowed(
     return Splits(name, **windows, info=info)
 
 
+def chronological_ends(
+    name: str, length: int, validation_fraction: float, test_fraction: float
+) -> tuple[int, int]:
+    """Where the training and validation parts of ``length`` steps end when the last
+    ``test_fraction`` tests and the ``validation_fraction`` before it validates."""
+    probability(name, "validation_fraction", validation_fraction)
+    probability(name, "test_fraction", test_fraction)
+    return (
+        int(length * (1 - validation_fraction - test_fraction)),
+        int(length * (1 - test_fraction)),
+    )
+
+
 def _read_columns(path: Path, columns: tuple[str, ...]) -> np.ndarray:
     """``(N, len(columns))`` float64 of the named columns of a CSV file; empty cells are NaN."""
     with path.open(newline="") as file:
@@ -145,7 +156,7 @@ def _read_columns(path: Path, columns: tuple[str, ...]) -> np.ndarray:
     )
 
 
-def _fill_gaps(values: np.ndarray) -> np.ndarray:
+def fill_gaps(values: np.ndarray) -> np.ndarray:
     """Linear interpolation over NaN runs, column by column."""
     filled = values.copy()
     steps = np.arange(len(values))
@@ -223,15 +234,15 @@ def forecasting(
     columns ``SeriesSpec.columns``). ``seed`` is unused: the split is in time order."""
     spec = SERIES[name]
     path = find_file(data_folder(spec.source, name, root), [spec.file_name], name)
+    values = fill_gaps(_read_columns(path, spec.columns))
     return windowed(
         name,
-        _fill_gaps(_read_columns(path, spec.columns)),
+        values,
         spec.columns,
         spec.target,
         lookback or spec.lookback,
         horizon or spec.horizon,
-        validation_fraction,
-        test_fraction,
+        chronological_ends(name, len(values), validation_fraction, test_fraction),
     )
 
 

@@ -10,6 +10,7 @@
 - wide CSV: one row per series, an optional id column, the label column, and one column per
   step; a shorter series leaves its last cells empty.
 - ``.ts``: the UCR/UEA format (:func:`convrec.data.readers.read_ts`).
+- ``.parquet``: a long or wide table as in a CSV, read with pandas and pyarrow when installed.
 
 Every value must be a finite number (no empty cell inside a series, no ``NA``), ids unique,
 column names unique; anything else is a :class:`~convrec.data.readers.FormatError` naming the
@@ -30,11 +31,11 @@ import numpy as np
 
 from convrec.data.readers import FormatError, read_npz_arrays, read_ts
 from convrec.data.readers.source import read_text
-from convrec.errors import InvalidValueError, PathNotFoundError
+from convrec.errors import InvalidValueError, PathNotFoundError, UnavailableError
 
 ID_COLUMNS = ("sequence_id", "series_id", "id")
 TIME_COLUMNS = ("time", "timestamp", "t")
-SUFFIXES = (".npz", ".csv", ".ts")
+SUFFIXES = (".npz", ".csv", ".ts", ".parquet")
 
 
 @dataclass
@@ -67,7 +68,7 @@ def read_series(
     """Read the series of one file (the format from its suffix).
 
     Args:
-        path: a ``.npz``, ``.csv`` or ``.ts`` file.
+        path: a ``.npz``, ``.csv``, ``.ts`` or ``.parquet`` file.
         label_column: the CSV column holding each series' label.
         id_column: the CSV column naming each series (default: the first of
             :data:`ID_COLUMNS` present).
@@ -87,7 +88,7 @@ def read_series(
     suffix = path.suffix.lower()
     if suffix == ".npz":
         table = _from_npz(path)
-    elif suffix == ".csv":
+    elif suffix in (".csv", ".parquet"):
         table = _from_csv(path, label_column, id_column, time_column)
     elif suffix == ".ts":
         archive = read_ts(path)
@@ -172,25 +173,65 @@ def _label_text(value: object) -> str:
     return str(value)
 
 
-def _from_csv(
-    path: Path, label_column: str, id_column: str | None, time_column: str | None
-) -> SeriesTable:
+def _csv_rows(path: Path) -> tuple[list[list[str]], str]:
+    """A CSV file's rows of cells, the header first, and its name for messages."""
     text, name = read_text(path)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        rows = list(reader)
+        return list(reader), name
     except csv.Error as error:
         raise FormatError(name, f"line {reader.line_num}", "CSV rows", f"{error}") from None
+
+
+def _parquet_rows(path: Path) -> tuple[list[list[str]], str]:
+    """A Parquet file's rows as CSV cells would hold them (the header first; a missing value
+    is an empty cell), read with pandas and pyarrow (``pip install 'convrec[parquet]'``);
+    "line N" in messages is then row N - 1 of the table."""
+    try:
+        import pandas
+    except ImportError:
+        raise UnavailableError(
+            f"{path}: reading Parquet needs pandas and pyarrow: pip install 'convrec[parquet]'"
+        ) from None
+    try:
+        frame = pandas.read_parquet(path)
+    except ImportError as error:
+        raise UnavailableError(
+            f"{path}: reading Parquet needs pyarrow: pip install 'convrec[parquet]' ({error})"
+        ) from None
+    except (OSError, ValueError) as error:
+        raise FormatError(str(path), "byte 0", "a Parquet file", f"{error}") from None
+    header = [str(column) for column in frame.columns]
+    cells = frame.astype(object).where(frame.notna(), "").astype(str)
+    return [header, *cells.values.tolist()], str(path)
+
+
+def read_table(path: Path) -> tuple[list[str], list[list[str]], str]:
+    """A CSV (or Parquet) table: its header (names stripped, each once), every row as read (the
+    header first; blank rows may follow, any other has a cell per column), and the file's name
+    for messages.
+
+    Raises:
+        FormatError: an empty file, a repeated column name, a row with another number of cells.
+    """
+    rows, name = _parquet_rows(path) if path.suffix.lower() == ".parquet" else _csv_rows(path)
     if not rows:
         raise FormatError(name, "line 1", "a header line", "an empty file")
     header = [column.strip() for column in rows[0]]
     repeated = sorted({column for column in header if header.count(column) > 1})
     if repeated:
         raise FormatError(name, "line 1", "each column name once", f"{', '.join(repeated)} twice")
-    body = [row for row in rows[1:] if any(cell.strip() for cell in row)]
     for number, row in enumerate(rows[1:], start=2):
         if any(cell.strip() for cell in row) and len(row) != len(header):
             raise FormatError(name, f"line {number}", f"{len(header)} cells", len(row))
+    return header, rows, name
+
+
+def _from_csv(
+    path: Path, label_column: str, id_column: str | None, time_column: str | None
+) -> SeriesTable:
+    header, rows, name = read_table(path)
+    body = [row for row in rows[1:] if any(cell.strip() for cell in row)]
     identifier = id_column or next((column for column in ID_COLUMNS if column in header), None)
     for given, role in ((id_column, "id"), (time_column, "time")):
         if given is not None and given not in header:

@@ -24,11 +24,47 @@ from convrec.data.tokenizers import Tokenizer
 from convrec.errors import PathNotFoundError
 
 
+class LazyInputs(Sequence):
+    """Inputs made when asked for, so that a dataset larger than memory can train: item ``i``
+    is ``make(keys[i])`` (e.g. an image file decoded) passed through each of ``maps`` in turn;
+    only the keys are held.
+
+    Example:
+        >>> squares = LazyInputs([1, 2, 3], float).map(lambda x: x * x)
+        >>> list(squares.subset([2, 0]))
+        [9.0, 1.0]
+    """
+
+    def __init__(
+        self, keys: Sequence[Any], make: Callable[[Any], Any], maps: tuple[Callable, ...] = ()
+    ) -> None:
+        self.keys, self.make, self.maps = list(keys), make, maps
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, index: int) -> Any:  # type: ignore[override]
+        item = self.make(self.keys[index])
+        for function in self.maps:
+            item = function(item)
+        return item
+
+    def subset(self, indices: Sequence[int] | np.ndarray) -> LazyInputs:
+        """The inputs at ``indices``, still lazy."""
+        return LazyInputs([self.keys[i] for i in indices], self.make, self.maps)
+
+    def map(self, function: Callable[[Any], Any]) -> LazyInputs:
+        """These inputs, each then passed through ``function``."""
+        return LazyInputs(self.keys, self.make, (*self.maps, function))
+
+
 class Pairs(Dataset):
     """``(input, target)`` pairs: ``inputs[i]`` (a tensor, or one of a list of variable-length
-    tensors) with ``targets[i]``."""
+    tensors) with ``targets[i]`` (likewise: per-step targets of variable length are a list)."""
 
-    def __init__(self, inputs: Tensor | Sequence[Tensor], targets: Tensor) -> None:
+    def __init__(
+        self, inputs: Tensor | Sequence[Tensor], targets: Tensor | Sequence[Tensor]
+    ) -> None:
         if len(inputs) != len(targets):
             raise fail("Pairs", "targets", f"{len(inputs)} targets, one per input", len(targets))
         self.inputs, self.targets = inputs, targets
@@ -41,9 +77,16 @@ class Pairs(Dataset):
 
     def subset(self, indices: Sequence[int] | np.ndarray) -> Pairs:
         """The pairs at ``indices``, in that order."""
+        targets = (
+            self.targets[torch.as_tensor(indices)]
+            if isinstance(self.targets, Tensor)
+            else [self.targets[i] for i in indices]
+        )
         if isinstance(self.inputs, Tensor):
-            return Pairs(self.inputs[torch.as_tensor(indices)], self.targets[indices])
-        return Pairs([self.inputs[i] for i in indices], self.targets[indices])
+            return Pairs(self.inputs[torch.as_tensor(indices)], targets)
+        if isinstance(self.inputs, LazyInputs):
+            return Pairs(self.inputs.subset(indices), targets)
+        return Pairs([self.inputs[i] for i in indices], targets)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -35,8 +36,10 @@ def varied_indices(dataset: Dataset, count: int) -> list[int]:
     total = len(dataset)
     spread = list(dict.fromkeys(index * total // count for index in range(min(count, total))))
     targets = getattr(dataset, "targets", None)
-    labels = None if targets is None else np.asarray(targets)
-    if labels is None or labels.ndim != 1 or labels.dtype.kind not in "iu":
+    if not isinstance(targets, torch.Tensor | np.ndarray):  # none, or per-step targets
+        return spread
+    labels = np.asarray(targets)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
         return spread
     _, first = np.unique(labels, return_index=True)
     chosen = sorted(int(index) for index in first[:count])

@@ -138,6 +138,25 @@ def plot_forecasts(true: np.ndarray, predicted: np.ndarray, name: str, path: Pat
     return save_figure(figure, path)
 
 
+def plot_predicted_against_true(
+    true: np.ndarray, predicted: np.ndarray, names: Sequence[str], path: Path
+) -> Path:
+    """One panel per target: predicted against true values, with the line where they agree.
+
+    Shape:
+        true, predicted: ``(rows, targets)`` in the targets' units.
+    """
+    figure, panels = _panels(len(names))
+    for column, (axes, name) in enumerate(zip(panels, names, strict=False)):
+        low = min(true[:, column].min(), predicted[:, column].min())
+        high = max(true[:, column].max(), predicted[:, column].max())
+        axes.plot([low, high], [low, high], color="black", linewidth=1)
+        axes.scatter(true[:, column], predicted[:, column], s=6, alpha=0.5, color="tab:orange")
+        axes.set(xlabel=f"true {name}", ylabel=f"predicted {name}", title=name)
+        axes.grid(alpha=0.3)
+    return save_figure(figure, path)
+
+
 def plot_class_scores(matrix: np.ndarray, classes: Sequence[str], path: Path) -> Path:
     """Per-class precision, recall and F1 from a confusion matrix (true rows, predicted columns)."""
     scores = class_scores(matrix)

@@ -104,19 +104,22 @@ def _cell(value: Any) -> str:
 
 
 def _data_table(summary: Any, path: Path) -> str:
-    """The run's ``data.json``: items per split and class, and the imbalance."""
+    """The run's ``data.json``: items per split and class, and the imbalance; or, for a
+    series, windows, steps and time range per split, and the step."""
     try:
         splits = list(summary["sizes"])
-        rows = [["all classes", *(summary["sizes"][split] for split in splits)]]
-        rows += [
-            [name, *(counts.get(split, 0) for split in splits)]
-            for name, counts in summary.get("classes", {}).items()
-        ]
+        classes = summary.get("classes")
+        rows = [["all classes" if classes else "items", *summary["sizes"].values()]]
+        for name, counts in (classes or summary.get("rows", {})).items():
+            rows.append([name, *(counts.get(split, 0) for split in splits)])
         imbalance = float(summary.get("imbalance", 1))
     except (KeyError, TypeError, AttributeError, ValueError) as error:
         raise InvalidValueError(f"{path}: expected a data summary ({error!r})") from None
-    caption = f"<p>Imbalance (largest over smallest training class): {imbalance:.3g}</p>"
-    return _grid(["class", *splits], rows) + caption
+    if classes:
+        caption = f"<p>Imbalance (largest over smallest training class): {imbalance:.3g}</p>"
+    else:
+        caption = f"<p>Step: {html.escape(str(summary.get('step')))}</p>"
+    return _grid(["class" if classes else "", *splits], rows) + caption
 
 
 def _test_table(tests: Mapping[str, Any]) -> str:

@@ -2,10 +2,12 @@
 
 from convrec.tasks import (
     audio_files,
+    forecast_files,
     images,
     maxwell,
     recipes,
     series,
+    series_regression,
     text_files,
 )
 from convrec.tasks.base import Task, TaskData, available_tasks, create_task, register_task
@@ -24,10 +26,12 @@ __all__ = [
     "audio_files",
     "available_tasks",
     "create_task",
+    "forecast_files",
     "images",
     "maxwell",
     "recipes",
     "register_task",
     "series",
+    "series_regression",
     "text_files",
 ]

@@ -108,6 +108,12 @@ class Task(ABC):
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state`."""
 
+    def model_defaults(self, model: str, model_options: Sequence[str]) -> dict[str, Any]:
+        """Options the model ``model`` (which takes ``model_options``) needs for this task's
+        data, set beneath the recipe's and the user's (e.g. a read-out per step); refusing a
+        model that cannot fit raises :class:`~convrec.errors.InvalidValueError`."""
+        return {}
+
     def data_summary(self) -> dict[str, Any] | None:
         """After :meth:`build_data`: the split sizes, class counts and imbalance, written to the
         run's ``data.json`` and printed; None where there is nothing worth saying."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
@@ -21,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from convrec.checks import fail, keyword_names
 from convrec.data.datasets import dataset_entry, load_dataset
 from convrec.data.sequences import collate_padded
-from convrec.data.splits import Pairs, Splits
+from convrec.data.splits import LazyInputs, Pairs, Splits
 from convrec.nn import Padded
 from convrec.tasks.base import Task, TaskData
 
@@ -38,7 +39,9 @@ def input_kind_of(example: Tensor) -> str:
 def shape_of(inputs: Tensor | Sequence[Tensor]) -> tuple[int | None, ...]:
     """One input's shape; a time axis whose length varies between inputs is ``None``."""
     first = tuple(inputs[0].shape)
-    if isinstance(inputs, Tensor) or len({len(item) for item in inputs}) == 1:
+    if isinstance(inputs, Tensor | LazyInputs):  # lazy inputs share one shape (images)
+        return first
+    if len({len(item) for item in inputs}) == 1:
         return first
     return (None, *first[1:])
 
@@ -46,10 +49,19 @@ def shape_of(inputs: Tensor | Sequence[Tensor]) -> tuple[int | None, ...]:
 def channel_statistics(inputs: Tensor | Sequence[Tensor], kind: str) -> tuple[Tensor, Tensor]:
     """Mean and standard deviation per channel: ``(C, 1, 1)`` for images ``(N, C, H, W)``,
     ``(F,)`` for sequences ``(T_i, F)`` (every step of every sequence counts once)."""
-    if kind == "image":
-        stacked = torch.as_tensor(inputs).double()
+    if kind == "image" and isinstance(inputs, Tensor):
+        stacked = inputs.double()
         mean = stacked.mean(dim=(0, 2, 3))[:, None, None]
         std = stacked.std(dim=(0, 2, 3))[:, None, None]
+    elif kind == "image":  # one image at a time: lazy inputs never all in memory
+        total = squares = 0
+        for image in inputs:
+            pixels = torch.as_tensor(image).double().flatten(1)
+            total, squares = total + pixels.sum(dim=1), squares + pixels.square().sum(dim=1)
+        count = len(inputs) * pixels.shape[1]
+        mean = total / count
+        std = ((squares - count * mean.square()) / (count - 1)).clamp_min(0).sqrt()
+        mean, std = mean[:, None, None], std[:, None, None]
     else:
         steps = torch.cat([item.reshape(-1, item.shape[-1]) for item in inputs]).double()
         mean, std = steps.mean(dim=0), steps.std(dim=0)
@@ -68,7 +80,13 @@ def standardised(pairs: Pairs, mean: Tensor, std: Tensor) -> Pairs:
     """The pairs with inputs ``(x - mean) / std``."""
     if isinstance(pairs.inputs, Tensor):
         return Pairs((pairs.inputs - mean) / std, pairs.targets)
-    return Pairs([(item - mean) / std for item in pairs.inputs], pairs.targets)
+    if isinstance(pairs.inputs, LazyInputs):
+        return Pairs(pairs.inputs.map(partial(_scaled, mean=mean, std=std)), pairs.targets)
+    return Pairs([_scaled(item, mean, std) for item in pairs.inputs], pairs.targets)
+
+
+def _scaled(item: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+    return (item - mean) / std
 
 
 class DatasetTask(Task):

@@ -11,6 +11,7 @@ draws what an uninterrupted one would).
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +22,7 @@ from torch.utils.data import Dataset
 
 from convrec.checks import fail, int_tuple, keyword_names, one_of
 from convrec.data.image_files import decode, list_images, survey
-from convrec.data.splits import Pairs
+from convrec.data.splits import LazyInputs, Pairs
 from convrec.tasks.base import TaskData, register_task
 from convrec.tasks.files import FileClassification
 
@@ -34,6 +35,11 @@ IMAGE_MODELS: dict[str, dict[str, Any]] = {
     "lenet5": {"epochs": 30, "batch_size": 32, "lr": 2e-3},
     "mlp": {"epochs": 30, "batch_size": 32, "lr": 1e-3},
 }
+
+
+def decoded_image(path: Path, channels: int, size: tuple[int, int]) -> Tensor:
+    """The image at ``path`` as float32 ``(channels, *size)`` in [0, 1]."""
+    return torch.tensor(decode(path, channels, size), dtype=torch.float32) / 255
 
 
 class Augmented(Dataset):
@@ -69,6 +75,9 @@ class ImageFiles(FileClassification):
         grayscale: force one grey channel; default grey only when every training image is.
         augment: ``'none'``, ``'flip'``, ``'crop'`` or ``'flip+crop'``.
         validation_split, test_split: the fractions held out when no folder is given.
+        lazy: decode each image when a batch needs it, not all at the start, so that a folder
+            larger than memory trains (each epoch decodes every image again, and a damaged
+            file is found when first read rather than before training).
     """
 
     name = "images"
@@ -87,6 +96,7 @@ class ImageFiles(FileClassification):
         augment: str = "none",
         validation_split: float = 0.2,
         test_split: float = 0.2,
+        lazy: bool = False,
     ) -> None:
         super().__init__(data, test, validation, validation_split, test_split)
         self.image_size = (
@@ -104,6 +114,9 @@ class ImageFiles(FileClassification):
             raise fail(self.name, "grayscale", "true, false or none", repr(grayscale))
         self.grayscale = grayscale
         self.augment = one_of(self.name, "augment", augment, AUGMENTATIONS)
+        if not isinstance(lazy, bool):
+            raise fail(self.name, "lazy", "true or false", repr(lazy))
+        self.lazy = lazy
         self.channels_kept: int | None = None
 
     @classmethod
@@ -116,12 +129,17 @@ class ImageFiles(FileClassification):
             colour, common = survey(folder.files)
             self.channels_kept = 1 if self.grayscale or not colour else 3
             self.image_size = self.image_size or common
+        if self.lazy:
+            return folder.files, folder.labels
         return self._decoded(folder.files), folder.labels
 
     def _decoded(self, files: list[Path]) -> list[np.ndarray]:
         return [decode(path, self.channels_kept, self.image_size) for path in files]
 
-    def as_pairs(self, inputs: list[np.ndarray], targets: Tensor) -> Pairs:
+    def as_pairs(self, inputs: list[np.ndarray] | list[Path], targets: Tensor) -> Pairs:
+        if self.lazy:
+            read = partial(decoded_image, channels=self.channels_kept, size=self.image_size)
+            return Pairs(LazyInputs(inputs, read), targets)
         stacked = torch.from_numpy(np.stack(inputs)).float() / 255
         return Pairs(stacked, targets)
 

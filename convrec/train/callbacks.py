@@ -185,9 +185,20 @@ class ProgressBar(Callback):
 def data_line(summary: Mapping[str, Any], shown: int = 8) -> str:
     """A task's :meth:`~convrec.tasks.Task.data_summary` in one line: split sizes, then each
     class's train/validation/test counts, then the imbalance (largest over smallest training
-    class)."""
+    class); for a series without classes, each split's time range and the step."""
     sizes = ", ".join(f"{count} {split}" for split, count in summary["sizes"].items())
-    classes = summary.get("classes", {})
+    if "classes" not in summary:  # a series: each split's time range
+        rows = summary.get("rows", {})
+        ranges = (
+            "; ".join(
+                f"{split} {start} to {rows['to'][split]}" for split, start in rows["from"].items()
+            )
+            if "from" in rows
+            else ""
+        )
+        step = f"; step {summary['step']}" if summary.get("step") else ""
+        return f"data: {sizes}" + (f"; {ranges}" if ranges else "") + step
+    classes = summary["classes"]
     counts = "; ".join(
         f"{name} {'/'.join(str(count) for count in splits.values())}"
         for name, splits in list(classes.items())[:shown]

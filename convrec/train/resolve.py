@@ -49,5 +49,9 @@ def resolve(
         model_options |= layer.get("model_options", {})
     config = make_config(**values | {"task": task, "model": chosen, "model_options": model_options})
     task_object = create_task(config.task, **config.task_options)  # refuses bad task options
-    entry(config.model).check_options(config.model_options)
+    model_entry = entry(config.model)
+    model_entry.check_options(config.model_options)
+    if not complete:
+        needed = task_object.model_defaults(config.model, list(model_entry.options()))
+        config = config.model_copy(update={"model_options": needed | config.model_options})
     return config, task_object

@@ -50,6 +50,7 @@ from convrec.train.finish import finish_run
 from convrec.train.loop import Callback, FitState, Loop, fit
 from convrec.train.monitor import GradientFlowMonitor, TensorBoardLogging
 from convrec.train.optim import make_optimizer, make_scheduler
+from convrec.train.own_data import own_data_options
 from convrec.train.resolve import resolve
 from convrec.train.rundir import (
     check_output_folder,
@@ -79,6 +80,9 @@ def train(
     config_file: str | Path | None = None,
     resume: str | Path | None = None,
     progress: bool = True,
+    data: Any = None,
+    test: Any = None,
+    validation: Any = None,
     **options: Any,
 ) -> Run:
     """Train a model on a task and write its run directory.
@@ -93,13 +97,18 @@ def train(
             task, data, model, seed, batch size or optimizer settings is refused with
             :class:`~convrec.train.checkpoint.IncompatibleCheckpointError`).
         progress: show progress: a bar on a terminal, a line per epoch otherwise.
+        data, test, validation: your own data for a kind (``series``, ``images``, ...): a path,
+            or arrays (a pair ``(X, y)``; one array for ``forecast``), see
+            :mod:`convrec.train.own_data`; they become ``task_options``.
         **options: any :class:`TrainConfig` key (``epochs``, ``lr``, ``seed``, ...).
 
     Returns:
         The :class:`Run`, whose ``metrics`` are also in ``metrics.json``.
 
     Example:
-        ``convrec.train("maxwell", model="lstm", epochs=20).metrics["test"]["triangles"]``
+        ``convrec.train("maxwell", model="lstm", epochs=20).metrics["test"]["triangles"]``;
+        ``convrec.train("series", data=(X, y), model="fcn")`` for stacked series ``X`` and
+        labels ``y``.
     """
     if resume is not None and config_file is not None:
         raise InvalidValueError(
@@ -108,6 +117,8 @@ def train(
         )
     if resume is not None:
         config_file = check_run_directory(Path(resume)) / "config.yaml"
+    if files := own_data_options(data=data, test=test, validation=validation):
+        options["task_options"] = {**options.get("task_options", {}), **files}
     config, task_object = resolve(task, model, config_file, **options)
     make_deterministic(config.deterministic)
     fabric = make_fabric(config)

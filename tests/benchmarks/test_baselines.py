@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from convrec.data.datasets import available_datasets
-from convrec.data.forecasting import windowed
+from convrec.data.forecasting import chronological_ends, windowed
 from convrec.data.splits import Pairs, Splits
 from convrec.data.text import TokenWindows
 from convrec.data.tokenizers import Tokenizer
@@ -84,7 +84,8 @@ def test_kmer_logistic_finds_a_planted_kmer(baselines):
 
 
 def _forecasting(values, lookback, horizon):
-    return windowed("toy", values[:, None], ("y",), "y", lookback, horizon, 0.2, 0.2)
+    ends = chronological_ends("toy", len(values), 0.2, 0.2)
+    return windowed("toy", values[:, None], ("y",), "y", lookback, horizon, ends)
 
 
 def test_seasonal_naive_is_exact_on_a_periodic_series(baselines):

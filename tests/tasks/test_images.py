@@ -14,8 +14,9 @@ from PIL import Image
 
 import convrec
 from convrec.data.image_files import decode, list_images, survey
-from convrec.data.splits import Pairs
+from convrec.data.splits import LazyInputs, Pairs
 from convrec.errors import UserError
+from convrec.tasks import create_task
 from convrec.tasks.images import Augmented
 from convrec.train.trained import evaluate
 
@@ -205,3 +206,26 @@ def test_bad_options_are_named(tmp_path, options, message):
     data = image_folder(tmp_path / "data", 2)
     with pytest.raises(UserError, match=message):
         convrec.train("images", task_options={"data": str(data), **options})
+
+
+def test_lazy_images_are_decoded_on_demand_and_equal_the_eager_ones(tmp_path):
+    data = image_folder(tmp_path / "data", per_class=10)
+    eager = create_task("images", data=str(data)).build_data(0)
+    lazy_task = create_task("images", data=str(data), lazy=True)
+    lazy = lazy_task.build_data(0)
+    assert isinstance(lazy.train.inputs, LazyInputs)  # nothing decoded but on demand
+    assert len(lazy.train) == len(eager.train) and len(lazy.tests["test"]) == 4
+    for index in range(len(eager.train)):
+        assert torch.allclose(lazy.train[index][0], eager.train[index][0], atol=1e-5)
+        assert lazy.train[index][1] == eager.train[index][1]
+    run = convrec.train(
+        "images",
+        epochs=1,
+        batch_size=4,
+        progress=False,
+        out=str(tmp_path / "runs"),
+        data=data,
+        task_options={"lazy": True},
+        model_options={"widths": [4, 8], "blocks_per_stage": 1},
+    )
+    assert 0 <= run.metrics["test"]["test"]["accuracy"] <= 1

@@ -76,7 +76,10 @@ def test_every_format_reads_to_the_same_series_and_labels(tmp_path, series):
     write_npz(tmp_path / "keyed.npz", {**keyed, "y": np.array(labels)})
     write_long_csv(tmp_path / "long.csv", values, labels)
     write_ts(tmp_path / "series.ts", values, labels)
-    for name in ("stacked.npz", "keyed.npz", "long.csv", "series.ts"):
+    pandas = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    pandas.read_csv(tmp_path / "long.csv").to_parquet(tmp_path / "long.parquet")
+    for name in ("stacked.npz", "keyed.npz", "long.csv", "series.ts", "long.parquet"):
         table = read_series(tmp_path / name)
         # in the order the file first names them: s0, s1, s10, ... in the interleaved CSV
         order = [int(identifier.removeprefix("s")) for identifier in table.ids]
@@ -196,7 +199,11 @@ BAD = {
     "repeated-column": ("cols.csv", "label,a,a\nx,1,2\n", r"each column name once"),
     "ragged-row": ("ragged.csv", "label,a,b\nx,1\n", r"line 2: expected 3 cells"),
     "not-utf8": ("latin.csv", b"label,a\n\xe9t\xe9,1\n", r"UTF-8"),
-    "unknown-suffix": ("series.xlsx", "x", r"expected series in a \.npz, \.csv, \.ts file"),
+    "unknown-suffix": (
+        "series.xlsx",
+        "x",
+        r"expected series in a \.npz, \.csv, \.ts, \.parquet file",
+    ),
     "no-labels": ("nolabel.csv", "a,b\n1,2\n3,4\n", r"a label for every series"),
     "infinite": ("inf.csv", "label,a,b\nx,1,inf\ny,3,4\n", r"a finite number"),
 }
@@ -257,3 +264,19 @@ def test_a_missing_data_file_is_refused_before_anything_is_built(tmp_path):
         convrec.train("series", task_options={"data": str(tmp_path / "none.csv")})
     with pytest.raises(ValueError, match=r"`data`: expected labelled series \(--data PATH\)"):
         convrec.train("series", progress=False, out=str(tmp_path / "runs"))
+
+
+def test_arrays_train_through_the_python_api_and_are_recorded_as_a_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONVREC_DATA", str(tmp_path / "data"))
+    values, labels = make_series(24)
+    run = convrec.train(
+        "series", data=(values, np.array(labels)), epochs=1, progress=False, out=str(tmp_path)
+    )
+    recorded = Path(run.config.task_options["data"])
+    assert recorded.parent == tmp_path / "data" / "arrays" and recorded.suffix == ".npz"
+    again = convrec.train(
+        "series", data=(values, np.array(labels)), epochs=1, progress=False, out=str(tmp_path)
+    )
+    assert again.config.task_options["data"] == str(recorded)  # one file per content
+    with pytest.raises(UserError, match=r"argument `data`: expected a path, an array"):
+        convrec.train("series", data=[values, labels], progress=False, out=str(tmp_path))
