@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -259,6 +258,101 @@ def _cell(text: str, name: str, where: str) -> float:
     return number
 
 
+class LongRows:
+    """Reads a long table one row at a time: each row's cells checked (numbers, the series'
+    one label, its times increasing); each series' values kept, or, for a lazy index, only
+    where its rows begin in the file and how many there are.
+
+    Args:
+        name: the file, for messages.
+        header: the column names.
+        identifier, clock, label_column: the id, time (or None) and label columns.
+        keep_values: keep the values (else the rows of a series must be together).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        header: list[str],
+        identifier: str,
+        clock: str | None,
+        label_column: str,
+        keep_values: bool = True,
+    ) -> None:
+        self.name, self.clock, self.keep_values = name, clock, keep_values
+        self.at_id = header.index(identifier)
+        self.at_clock = None if clock is None else header.index(clock)
+        self.at_label = header.index(label_column) if label_column in header else None
+        skipped = {identifier, clock, label_column}
+        self.channels = tuple(column for column in header if column not in skipped)
+        if not self.channels:
+            raise FormatError(name, "line 1", "at least one channel column", ", ".join(header))
+        self.at_channels = [header.index(column) for column in self.channels]
+        self.steps: dict[str, list[list[float]]] = defaultdict(list)
+        self.starts: dict[str, int] = {}
+        self.counts: dict[str, int] = defaultdict(int)
+        self.labels: dict[str, str] = {}
+        self.last_time: dict[str, float] = {}
+        self.current: str | None = None
+
+    def values(self, row: list[str], number: int) -> list[float]:
+        """The channels' values of one row, checked."""
+        return [
+            _cell(row[index], self.name, f"line {number}, column {column!r}")
+            for index, column in zip(self.at_channels, self.channels, strict=True)
+        ]
+
+    def add(self, row: list[str], number: int, offset: int = 0) -> None:
+        """Check the row at line ``number`` (starting at byte ``offset``) and take it in."""
+        key = row[self.at_id].strip()
+        values = self.values(row, number)
+        if key != self.current:
+            if not self.keep_values and key in self.starts:
+                raise FormatError(
+                    self.name,
+                    f"line {number}",
+                    f"the rows of series {key!r} together (sort the rows by id to read lazily)",
+                    "a row after another series",
+                )
+            self.starts.setdefault(key, offset)
+            self.current = key
+        self.counts[key] += 1
+        if self.keep_values:
+            self.steps[key].append(values)
+        if self.at_clock is not None:
+            where = f"line {number}, column {self.clock!r}"
+            time = _cell(row[self.at_clock], self.name, where)
+            before = self.last_time.get(key)
+            if before is not None and not time > before:
+                what = "a repeated time" if time == before else "an earlier time"
+                raise FormatError(
+                    self.name,
+                    where,
+                    f"times increasing within series {key!r} (sort the rows by id and time)",
+                    f"{what}, {time:g} after {before:g}",
+                )
+            self.last_time[key] = time
+        if self.at_label is not None:
+            label = row[self.at_label].strip()
+            if self.labels.setdefault(key, label) != label:
+                raise FormatError(
+                    self.name,
+                    f"line {number}",
+                    f"the label {self.labels[key]!r} of series {key!r} on every one of its rows",
+                    repr(label),
+                )
+
+    def label_list(self) -> list[str] | None:
+        """The series' labels in the order the file first names them, or None without any."""
+        return None if self.at_label is None else [self.labels[key] for key in self.counts]
+
+    def table(self) -> SeriesTable:
+        """The series read (``keep_values``)."""
+        ids = list(self.steps)
+        series = [np.asarray(self.steps[key], dtype=np.float64) for key in ids]
+        return SeriesTable(ids, series, self.label_list(), self.channels, self.name)
+
+
 def _long(
     name: str,
     header: list[str],
@@ -267,51 +361,11 @@ def _long(
     clock: str | None,
     label_column: str,
 ) -> SeriesTable:
-    label_at = header.index(label_column) if label_column in header else None
-    skipped = {identifier, clock, label_column}
-    channels = tuple(column for column in header if column not in skipped)
-    if not channels:
-        raise FormatError(name, "line 1", "at least one channel column", ", ".join(header))
-    steps: dict[str, list[list[float]]] = defaultdict(list)
-    times: dict[str, list[tuple[float, int]]] = defaultdict(list)
-    labels: dict[str, str] = {}
+    reader = LongRows(name, header, identifier, clock, label_column)
     for number, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        key = row[header.index(identifier)].strip()
-        values = [
-            _cell(row[header.index(column)], name, f"line {number}, column {column!r}")
-            for column in channels
-        ]
-        steps[key].append(values)
-        if clock is not None:
-            times[key].append(
-                (_cell(row[header.index(clock)], name, f"line {number}, column {clock!r}"), number)
-            )
-        if label_at is not None:
-            label = row[label_at].strip()
-            if labels.setdefault(key, label) != label:
-                raise FormatError(
-                    name,
-                    f"line {number}",
-                    f"the label {labels[key]!r} of series {key!r} on every one of its rows",
-                    repr(label),
-                )
-    for key, stamps in times.items():
-        for (before, _), (after, number) in itertools.pairwise(stamps):
-            if not after > before:
-                what = "a repeated time" if after == before else "an earlier time"
-                raise FormatError(
-                    name,
-                    f"line {number}, column {clock!r}",
-                    f"times increasing within series {key!r} (sort the rows by id and time)",
-                    f"{what}, {after:g} after {before:g}",
-                )
-    ids = list(steps)
-    series = [np.asarray(steps[key], dtype=np.float64) for key in ids]
-    return SeriesTable(
-        ids, series, [labels[key] for key in ids] if label_at is not None else None, channels, name
-    )
+        if any(cell.strip() for cell in row):
+            reader.add(row, number)
+    return reader.table()
 
 
 def _wide(

@@ -35,6 +35,9 @@ class LazyInputs(Sequence):
         [9.0, 1.0]
     """
 
+    varies = False
+    """Whether the inputs' lengths differ (their first axis); set by whoever knows."""
+
     def __init__(
         self, keys: Sequence[Any], make: Callable[[Any], Any], maps: tuple[Callable, ...] = ()
     ) -> None:
@@ -51,11 +54,16 @@ class LazyInputs(Sequence):
 
     def subset(self, indices: Sequence[int] | np.ndarray) -> LazyInputs:
         """The inputs at ``indices``, still lazy."""
-        return LazyInputs([self.keys[i] for i in indices], self.make, self.maps)
+        return self._like([self.keys[i] for i in indices], self.maps)
 
     def map(self, function: Callable[[Any], Any]) -> LazyInputs:
         """These inputs, each then passed through ``function``."""
-        return LazyInputs(self.keys, self.make, (*self.maps, function))
+        return self._like(self.keys, (*self.maps, function))
+
+    def _like(self, keys: list[Any], maps: tuple[Callable, ...]) -> LazyInputs:
+        inputs = LazyInputs(keys, self.make, maps)
+        inputs.varies = self.varies
+        return inputs
 
 
 class Pairs(Dataset):

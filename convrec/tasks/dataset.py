@@ -39,7 +39,9 @@ def input_kind_of(example: Tensor) -> str:
 def shape_of(inputs: Tensor | Sequence[Tensor]) -> tuple[int | None, ...]:
     """One input's shape; a time axis whose length varies between inputs is ``None``."""
     first = tuple(inputs[0].shape)
-    if isinstance(inputs, Tensor | LazyInputs):  # lazy inputs share one shape (images)
+    if isinstance(inputs, LazyInputs):
+        return (None, *first[1:]) if inputs.varies else first
+    if isinstance(inputs, Tensor):
         return first
     if len({len(item) for item in inputs}) == 1:
         return first
@@ -62,6 +64,14 @@ def channel_statistics(inputs: Tensor | Sequence[Tensor], kind: str) -> tuple[Te
         mean = total / count
         std = ((squares - count * mean.square()) / (count - 1)).clamp_min(0).sqrt()
         mean, std = mean[:, None, None], std[:, None, None]
+    elif isinstance(inputs, LazyInputs):  # one series at a time
+        total = squares = count = 0
+        for item in inputs:
+            steps = torch.as_tensor(item).double().reshape(-1, item.shape[-1])
+            total, squares = total + steps.sum(dim=0), squares + steps.square().sum(dim=0)
+            count += len(steps)
+        mean = total / count
+        std = ((squares - count * mean.square()) / (count - 1)).clamp_min(0).sqrt()
     else:
         steps = torch.cat([item.reshape(-1, item.shape[-1]) for item in inputs]).double()
         mean, std = steps.mean(dim=0), steps.std(dim=0)
@@ -181,6 +191,8 @@ class DatasetTask(Task):
     def _each_series(self, pairs: Pairs) -> Pairs:
         if not self.standardise_each_series:
             return pairs
+        if isinstance(pairs.inputs, LazyInputs):
+            return Pairs(pairs.inputs.map(each_series_standardised), pairs.targets)
         if isinstance(pairs.inputs, Tensor):
             return Pairs(each_series_standardised(pairs.inputs), pairs.targets)
         return Pairs([each_series_standardised(item) for item in pairs.inputs], pairs.targets)

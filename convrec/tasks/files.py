@@ -20,13 +20,18 @@ import torch
 from torch import Tensor
 
 from convrec.checks import fail
-from convrec.data.splits import Pairs, Splits, holdout, natural_key
+from convrec.data.splits import LazyInputs, Pairs, Splits, holdout, natural_key
 from convrec.errors import InvalidValueError, PathNotFoundError
 from convrec.tasks.classification import Classification
 from convrec.tasks.dataset import standardised
 
 ROLES = ("data", "validation", "test")
 SPLIT_NAMES = {"data": "train", "validation": "validation", "test": "test"}
+
+
+def float_tensor(array: np.ndarray) -> Tensor:
+    """``array`` as a float32 tensor."""
+    return torch.from_numpy(np.asarray(array, np.float32))
 
 
 def split_fraction(task: str, argument: str, value: object) -> float:
@@ -92,9 +97,12 @@ class FileClassification(Classification):
     def prediction_inputs(self, path: str | Path) -> tuple[list[str], list[np.ndarray]]:
         """Names and raw inputs (as :meth:`Task.predict` takes them) of unlabelled ``path``."""
 
-    def as_pairs(self, inputs: list[np.ndarray], targets: Tensor) -> Pairs:
-        """Model-ready pairs of raw inputs (a list of float32 tensors; kinds may stack them)."""
-        return Pairs([torch.from_numpy(np.asarray(item, np.float32)) for item in inputs], targets)
+    def as_pairs(self, inputs: list[np.ndarray] | LazyInputs, targets: Tensor) -> Pairs:
+        """Model-ready pairs of raw inputs (float32 tensors, lazy if the inputs are; kinds may
+        stack them)."""
+        if isinstance(inputs, LazyInputs):
+            return Pairs(inputs.map(float_tensor), targets)
+        return Pairs([float_tensor(item) for item in inputs], targets)
 
     def splits_info(self) -> dict[str, Any]:
         """What :attr:`Splits.info` holds for this kind."""
@@ -123,6 +131,7 @@ class FileClassification(Classification):
             if isinstance(split.inputs, list)
             for item in split.inputs
         }
+        varies = any(getattr(split.inputs, "varies", False) for split in pairs.values())
         return Splits(
             self.name,
             pairs["data"],
@@ -130,7 +139,7 @@ class FileClassification(Classification):
             pairs["test"],
             self.classes,
             info=self.splits_info(),
-            variable_length=len(lengths) > 1,
+            variable_length=varies or len(lengths) > 1,
         )
 
     def _pairs(self, inputs: list[np.ndarray], labels: list[str], role: str) -> Pairs:

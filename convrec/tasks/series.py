@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from convrec.checks import keyword_names, one_of
+from convrec.checks import fail, keyword_names, one_of
 from convrec.data.series_files import SeriesTable, read_series
+from convrec.data.series_index import index_long_csv
 from convrec.errors import InvalidValueError
 from convrec.tasks.base import register_task
 from convrec.tasks.files import FileClassification
@@ -51,6 +52,9 @@ class SeriesFiles(FileClassification):
         standardise: ``'channel'`` (each channel by the training split's mean and standard
             deviation), ``'series'`` (each series by its own first, as the UCR archive is) or
             ``'none'``.
+        lazy: read a long CSV's series from the file when a batch needs them, for files larger
+            than memory (one pass first checks every row; the rows of a series must be
+            together, see :mod:`convrec.data.series_index`).
     """
 
     name = "series"
@@ -70,6 +74,7 @@ class SeriesFiles(FileClassification):
         validation_split: float = 0.2,
         test_split: float = 0.2,
         standardise: str = "channel",
+        lazy: bool = False,
     ) -> None:
         super().__init__(data, test, validation, validation_split, test_split)
         self.columns = {
@@ -80,6 +85,9 @@ class SeriesFiles(FileClassification):
         one_of(self.name, "standardise", standardise, STANDARDISATIONS)
         self.standardise_each_series = standardise == "series"
         self.standardise = standardise != "none"
+        if not isinstance(lazy, bool):
+            raise fail(self.name, "lazy", "true or false", repr(lazy))
+        self.lazy = lazy
         self.channels: tuple[str, ...] = ()
 
     @classmethod
@@ -91,7 +99,10 @@ class SeriesFiles(FileClassification):
         return self.channels
 
     def read(self, path: str | Path, labelled: bool = True) -> SeriesTable:
-        """The series of one file, read with this task's column names."""
+        """The series of one file, read with this task's column names (a long CSV indexed, its
+        series read on demand, when ``lazy``)."""
+        if self.lazy and Path(path).suffix.lower() == ".csv":
+            return index_long_csv(path, **self.columns)
         return read_series(path, labelled=labelled, **self.columns)
 
     def read_labelled(self, path: str | Path, role: str) -> tuple[list[np.ndarray], list[str]]:

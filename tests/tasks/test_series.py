@@ -11,11 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import convrec
 from convrec.data.series_files import read_series
+from convrec.data.series_index import index_long_csv
+from convrec.data.splits import LazyInputs
 from convrec.errors import UserError
 from convrec.files import write_npz
+from convrec.tasks import create_task
 
 
 def make_series(count: int = 24, length: int = 30, seed: int = 0) -> tuple[np.ndarray, list[str]]:
@@ -280,3 +284,41 @@ def test_arrays_train_through_the_python_api_and_are_recorded_as_a_file(tmp_path
     assert again.config.task_options["data"] == str(recorded)  # one file per content
     with pytest.raises(UserError, match=r"argument `data`: expected a path, an array"):
         convrec.train("series", data=[values, labels], progress=False, out=str(tmp_path))
+
+
+def test_a_lazy_long_csv_reads_the_same_series_one_at_a_time(tmp_path):
+    values, labels = make_series(24)
+    write_long_csv(tmp_path / "sorted.csv", values, labels, shuffle=False)
+    eager = read_series(tmp_path / "sorted.csv")
+    lazy = index_long_csv(tmp_path / "sorted.csv")
+    assert isinstance(lazy.series, LazyInputs) and not lazy.series.varies
+    assert (lazy.ids, lazy.labels, lazy.channels) == (eager.ids, eager.labels, eager.channels)
+    for read, expected in zip(lazy.series, eager.series, strict=True):
+        np.testing.assert_array_equal(read, expected)
+    options = {"data": str(tmp_path / "sorted.csv")}
+    eager_task, lazy_task = (
+        create_task("series", **options),
+        create_task("series", **options, lazy=True),
+    )
+    eager_data, lazy_data = eager_task.build_data(0), lazy_task.build_data(0)
+    assert isinstance(lazy_data.train.inputs, LazyInputs)
+    for index in range(len(eager_data.train)):
+        torch.testing.assert_close(lazy_data.train[index][0], eager_data.train[index][0])
+    torch.testing.assert_close(lazy_task.mean, eager_task.mean)
+    torch.testing.assert_close(lazy_task.std, eager_task.std)
+    run = convrec.train(
+        "series",
+        epochs=1,
+        progress=False,
+        out=str(tmp_path / "runs"),
+        data=tmp_path / "sorted.csv",
+        task_options={"lazy": True},
+    )
+    assert 0 <= run.metrics["test"]["test"]["accuracy"] <= 1
+
+
+def test_a_lazy_csv_needs_each_series_rows_together(tmp_path):
+    values, labels = make_series(6)
+    write_long_csv(tmp_path / "mixed.csv", values, labels, shuffle=True)
+    with pytest.raises(UserError, match=r"line 8: expected the rows of series 's0' together"):
+        index_long_csv(tmp_path / "mixed.csv")
