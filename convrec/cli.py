@@ -291,10 +291,15 @@ def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="a run directory")],
     data: Annotated[
         Path | None,
-        typer.Option(help="labelled data of the run's kind to score on", show_default="its tests"),
+        typer.Option(
+            help="labelled data of the run's kind to score on; for a recipe, the folder its "
+            "dataset's files are in now",
+            show_default="its tests",
+        ),
     ] = None,
 ) -> None:
-    """Evaluate a trained run's model on its task's test sets, or on new labelled data."""
+    """Evaluate a trained run's model on its task's test sets, or on new labelled data (a
+    recipe's test sets read from where its files are now, if they moved)."""
     from convrec.train.trained import evaluate as evaluate_run
 
     _print_metrics(_console(), evaluate_run(run_dir, data), f"{run_dir}: test metrics")

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from convrec.checks import brief
-from convrec.errors import InvalidValueError, UserError
+from convrec.errors import InvalidValueError, PathNotFoundError, UserError
 from convrec.models import create, entry
 from convrec.tasks import Task, create_task
 from convrec.tasks.base import task_class
@@ -193,22 +193,36 @@ def _numbers(values: Any) -> list[float] | None:
 
 def evaluate(run_dir: str | Path, data: str | Path | None = None) -> dict[str, dict[str, float]]:
     """Metrics of a run's model on its task's test sets, rebuilt from the run's seed; or, with
-    ``data``, on that file of labelled data of the run's kind (a task on the user's own files).
+    ``data``, on that file of labelled data of the run's kind (a task on the user's own files),
+    or, for a recipe, its test sets read from the folder ``data`` (its dataset's files, moved
+    since training from where ``task_options.root`` says).
 
     Raises:
-        InvalidValueError: ``data`` given for a run whose task reads no user files.
+        InvalidValueError: ``data`` given for a run whose task reads neither.
+        PathNotFoundError: the run's data is not where ``task_options.root`` says (the message
+            says how to give its new place).
     """
     trained = load(run_dir)
+    task = trained.task
+    root = getattr(task, "root", None)
+    if data is not None and hasattr(task, "labelled_data"):
+        pairs = task.labelled_data(data)
+        return {Path(data).name: task.evaluate(trained.model, pairs)}
     if data is not None:
-        if not hasattr(trained.task, "labelled_data"):
+        if not hasattr(task, "root"):
             raise InvalidValueError(
                 f"invalid value for option `data`: a run of {trained.description['task']!r} "
-                "is evaluated on its own test sets; --data is for runs on your own data"
+                "makes its own test sets; --data is for your own data or a recipe's files"
             )
-        pairs = trained.task.labelled_data(data)
-        return {Path(data).name: trained.task.evaluate(trained.model, pairs)}
+        task.root = str(Path(data).absolute())
     config = read_config_file(Path(run_dir) / "config.yaml")
-    data = trained.task.build_data(config["seed"])
-    return {
-        name: trained.task.evaluate(trained.model, dataset) for name, dataset in data.tests.items()
-    }
+    try:
+        built = task.build_data(config["seed"])
+    except PathNotFoundError as error:
+        if data is not None or root is None:
+            raise
+        raise PathNotFoundError(
+            f"{error} The run read its data from {root} (task_options.root); if the files "
+            f"have moved, say where they are now: convrec evaluate {run_dir} --data FOLDER"
+        ) from None
+    return {name: task.evaluate(trained.model, dataset) for name, dataset in built.tests.items()}

@@ -355,3 +355,11 @@ def test_a_reviews_recipe_run_keeps_its_vocabulary_and_predicts_new_text(tmp_pat
     lines = (tmp_path / "new.predictions.csv").read_text().splitlines()
     assert lines[0] == "id,predicted,p_other,p_great"
     assert [line.split(",")[:2] for line in lines[1:]] == [["1", "great"], ["2", "other"]]
+    moved = tmp_path / "moved"  # the recipe's files moved since training
+    moved.mkdir()
+    for name in ("training_data.csv", "testing_data.csv"):
+        (tmp_path / name).rename(moved / name)
+    gone = r"found none of them\. The run read its data from .*--data FOLDER"
+    with pytest.raises(UserError, match=gone):
+        evaluate(run.directory)
+    assert evaluate(run.directory, moved) == run.metrics["test"]
