@@ -207,6 +207,14 @@ def train(
         "out": out,
     }
     settings = parse_settings(set_ or [])  # a flag given too wins over its --set
+    for key in ("data", "test", "validation", "progress", "resume", "config"):
+        if key in settings:
+            raise InvalidValueError(
+                f"invalid value for option `--set`: {key} is an option of its own, "
+                f"--{key} (for the task's own: task_options.{key})"
+            )
+    model = model or settings.pop("model", None)
+    settings.pop("model", None)
     options = settings | {key: value for key, value in flags.items() if value is not None}
     run = train_run(
         task,
@@ -334,7 +342,8 @@ def predict(
         raise PathNotFoundError(f"invalid value for argument `input`: {input} does not exist")
     out = out or default_output(trained, input)
     count = write_predictions(trained, input, out)
-    _console().print(f"{count} sequences predicted; written to [bold]{out}[/]")
+    inputs = "1 input" if count == 1 else f"{count} inputs"
+    _console().print(f"{inputs} predicted; written to [bold]{out}[/]")
 
 
 @app.command()

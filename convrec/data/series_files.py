@@ -82,13 +82,17 @@ def read_series(
         FormatError: anything malformed (see the module).
     """
     path = Path(path)
+    if path.is_dir():
+        raise InvalidValueError(
+            f"{path}: expected a file of series ({', '.join(SUFFIXES)}), got a folder"
+        )
     if not path.is_file():
         raise PathNotFoundError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix == ".npz":
         table = _from_npz(path)
     elif suffix in (".csv", ".parquet"):
-        table = _from_csv(path, label_column, id_column, time_column)
+        table = _from_csv(path, label_column, id_column, time_column, labelled)
     elif suffix == ".ts":
         archive = read_ts(path)
         labels = None if archive.labels is None else [str(label) for label in archive.labels]
@@ -152,7 +156,14 @@ def _from_npz(path: Path) -> SeriesTable:
     else:
         for key, array in arrays.items():
             if array.ndim not in (1, 2) or array.dtype.kind not in "iuf":
-                raise FormatError(name, f"array {key!r}", "numbers (T,) or (T, C)", array.shape)
+                hint = "A stacked array (N, T, C) must be named 'X', its labels 'y'."
+                raise FormatError(
+                    name,
+                    f"array {key!r}",
+                    "numbers (T,) or (T, C)",
+                    array.shape,
+                    hint if array.ndim == 3 else "",
+                )
         ids = list(arrays)
         series = [
             array.astype(np.float64) if array.ndim == 2 else array.astype(np.float64)[:, None]
@@ -227,9 +238,20 @@ def read_table(path: Path) -> tuple[list[str], list[list[str]], str]:
 
 
 def _from_csv(
-    path: Path, label_column: str, id_column: str | None, time_column: str | None
+    path: Path,
+    label_column: str,
+    id_column: str | None,
+    time_column: str | None,
+    labelled: bool = False,
 ) -> SeriesTable:
     header, rows, name = read_table(path)
+    if labelled and label_column not in header:
+        raise FormatError(
+            name,
+            "line 1",
+            f"the label column {label_column!r} (name yours with task_options.label_column)",
+            f"the columns {', '.join(header)}",
+        )
     body = [row for row in rows[1:] if any(cell.strip() for cell in row)]
     identifier = id_column or next((column for column in ID_COLUMNS if column in header), None)
     for given, role in ((id_column, "id"), (time_column, "time")):

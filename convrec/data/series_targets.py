@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from convrec.data.readers import FormatError, read_npz_arrays, read_ts
-from convrec.data.series_files import SeriesTable, read_series
+from convrec.data.series_files import SeriesTable, read_series, read_table
 from convrec.errors import InvalidValueError, PathNotFoundError
 
 NO_LABEL = "\x00"
@@ -82,10 +82,13 @@ def read_series_targets(
     elif suffix == ".ts":
         table = _from_ts(path, target_columns, per_step)
     else:
-        table = _from_csv(path, target_columns, per_step, id_column, time_column)
+        table = _from_csv(path, target_columns, per_step, id_column, time_column, labelled)
     if labelled and table.targets is None:
         raise FormatError(
-            table.source, "the file", f"the targets {', '.join(target_columns)}", "none"
+            table.source,
+            "the file",
+            f"the targets {', '.join(target_columns)}",
+            "none",
         )
     return table
 
@@ -96,7 +99,17 @@ def _from_csv(
     per_step: bool,
     id_column: str | None,
     time_column: str | None,
+    labelled: bool,
 ) -> TargetTable:
+    header, _, name = read_table(path)
+    if labelled and not any(column in header for column in target_columns):
+        raise FormatError(
+            name,
+            "line 1",
+            f"the target columns {', '.join(target_columns)} (name yours with "
+            "task_options.target_columns)",
+            f"the columns {', '.join(header)}",
+        )
     every = read_series(
         path, label_column=NO_LABEL, id_column=id_column, time_column=time_column, labelled=False
     )

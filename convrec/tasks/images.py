@@ -11,6 +11,7 @@ draws what an uninterrupted one would).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -156,6 +157,21 @@ class ImageFiles(FileClassification):
         folder = list_images(path, labelled=False)
         images = [image.astype(np.float32) / 255 for image in self._decoded(folder.files)]
         return folder.names(), images
+
+    def model_inputs(self, arrays: Sequence[np.ndarray]) -> Tensor:
+        """As :meth:`DatasetTask.model_inputs`, refusing integer pixels (8-bit images must be
+        divided by 255 first: the model was trained on values in [0, 1])."""
+        for index, array in enumerate(arrays):
+            kind = np.asarray(array).dtype
+            if kind.kind in "iub":
+                raise fail(
+                    f"{self.name}.predict",
+                    f"input {index}",
+                    f"float pixels in [0, 1] of shape {tuple(self.input_shape)} (divide 8-bit "
+                    "images by 255)",
+                    f"{kind} values",
+                )
+        return super().model_inputs(arrays)
 
     def state(self) -> dict[str, Any]:
         return super().state() | {

@@ -11,6 +11,7 @@ read new files of the same kind.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,6 +20,7 @@ import numpy as np
 from convrec.checks import fail, keyword_names, one_of
 from convrec.data.series_files import SeriesTable, read_series
 from convrec.data.series_index import index_long_csv
+from convrec.data.splits import LazyInputs
 from convrec.errors import InvalidValueError
 from convrec.tasks.base import register_task
 from convrec.tasks.files import FileClassification
@@ -39,6 +41,10 @@ SERIES_MODELS: dict[str, dict[str, Any]] = {
 2017's UCR baselines); the UCR recipes use them too."""
 
 STANDARDISATIONS = ("channel", "series", "none")
+
+
+def _columns(series: np.ndarray, order: list[int]) -> np.ndarray:
+    return series[:, order]
 
 
 @register_task
@@ -109,19 +115,30 @@ class SeriesFiles(FileClassification):
         table = self.read(path)
         if role == "data":
             self.channels = table.channels
-        elif table.channels != self.channels:
+            return table.series, table.labels
+        return self._in_training_order(table, role), table.labels
+
+    def _in_training_order(self, table: SeriesTable, role: str) -> list[np.ndarray]:
+        """The series of a later file with their channels in the training data's order
+        (matched by name), refused if it has others."""
+        if table.channels == self.channels:
+            return table.series
+        if set(table.channels) != set(self.channels):
             raise InvalidValueError(
                 f"{self.name}: the {role} file {table.source} has the channels "
-                f"{', '.join(table.channels)}, the data file {', '.join(self.channels)}"
+                f"{', '.join(table.channels)}; the model reads {', '.join(self.channels)}"
             )
-        return table.series, table.labels
+        order = [table.channels.index(channel) for channel in self.channels]
+        if isinstance(table.series, LazyInputs):
+            return table.series.map(partial(_columns, order=order))
+        return [_columns(series, order) for series in table.series]
 
     def splits_info(self) -> dict[str, Any]:
         return {"channels": list(self.channels)}
 
     def prediction_inputs(self, path: str | Path) -> tuple[list[str], list[np.ndarray]]:
         table = self.read(path, labelled=False)
-        return table.ids, table.series
+        return table.ids, self._in_training_order(table, "prediction")
 
     def state(self) -> dict[str, Any]:
         return super().state() | {"channels": list(self.channels), **self.columns}

@@ -18,6 +18,7 @@ and documents of different lengths go to the model as :class:`~convrec.nn.Padded
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,6 +30,7 @@ from convrec.data.splits import Pairs, Splits
 from convrec.data.text import encode_texts
 from convrec.data.text_files import TextTable, read_texts
 from convrec.data.tokenizers import Tokenizer
+from convrec.nn import Padded
 from convrec.tasks.base import register_task
 from convrec.tasks.classification import Classification
 from convrec.tasks.files import FileClassification
@@ -78,6 +80,18 @@ class TokenTexts:
     def input_shape(self) -> tuple[int | None, ...]:
         self._known(self.shape)
         return (None,)  # a document of any length, even where the training ones share one
+
+    def encode(self, texts: list[str]) -> list[Tensor]:
+        """Each text as int64 token ids ``(T,)``."""
+        tokenizer = self._known(self.tokenizer)
+        return [tokenizer.encode(text) for text in texts]
+
+    def model_inputs(self, arrays: Sequence[np.ndarray | str]) -> Tensor | Padded:
+        """As :meth:`DatasetTask.model_inputs`; a text (``str``) is encoded first, so
+        ``convrec.load(RUN).predict(["a new review"])`` works."""
+        return super().model_inputs(
+            [self.encode([item])[0].numpy() if isinstance(item, str) else item for item in arrays]
+        )
 
     def state(self) -> dict[str, Any]:
         return super().state() | {"tokenizer": self._known(self.tokenizer).state()}
@@ -233,5 +247,4 @@ class TextRecipe(TokenTexts, Classification):
 
     def prediction_inputs(self, path: str | Path) -> tuple[list[str], list[np.ndarray]]:
         table = read_texts(path, labelled=False)
-        tokenizer = self._known(self.tokenizer)
-        return table.ids, [tokenizer.encode(text).numpy() for text in table.texts]
+        return table.ids, [ids.numpy() for ids in self.encode(table.texts)]

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from convrec.errors import InvalidTypeError
+from convrec.errors import InvalidTypeError, InvalidValueError
 
 ROLES = ("data", "test", "validation")
 
@@ -37,13 +37,29 @@ def _as_path(role: str, value: Any) -> str:
     if isinstance(value, np.ndarray):
         return str(_stored(value, None))
     if isinstance(value, tuple) and len(value) == 2:
-        inputs, targets = (np.asarray(part) for part in value)
+        inputs, targets = (_array(role, part) for part in value)
         if inputs.dtype.kind in "iuf" and targets.dtype.kind in "iufU":
+            if inputs.ndim not in (2, 3) or len(targets) != len(inputs):
+                raise InvalidValueError(
+                    f"invalid value for argument `{role}`: expected X stacked (N, T) or "
+                    f"(N, T, C) and y with one entry per series, got X {inputs.shape} and y "
+                    f"{targets.shape}"
+                )
             return str(_stored(inputs, targets))
     raise InvalidTypeError(
         f"invalid value for argument `{role}`: expected a path, an array (a series to forecast) "
         f"or a pair (X, y) of numbers and labels or targets, got {type(value).__name__}"
     )
+
+
+def _array(role: str, part: Any) -> np.ndarray:
+    try:
+        return np.asarray(part)
+    except ValueError:  # ragged
+        raise InvalidValueError(
+            f"invalid value for argument `{role}`: expected arrays of one shape; series of "
+            "different lengths go in a .npz with one array per key, or a long CSV"
+        ) from None
 
 
 def _stored(inputs: np.ndarray, targets: np.ndarray | None) -> Path:

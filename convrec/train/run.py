@@ -118,7 +118,14 @@ def train(
     if resume is not None:
         config_file = check_run_directory(Path(resume)) / "config.yaml"
     if files := own_data_options(data=data, test=test, validation=validation):
-        options["task_options"] = {**options.get("task_options", {}), **files}
+        task_options = options.get("task_options") or {}
+        twice = [role for role in files if task_options.get(role) is not None]
+        if twice:
+            raise InvalidValueError(
+                f"invalid value for argument `{twice[0]}`: given twice, as {twice[0]} and as "
+                f"task_options.{twice[0]} ({task_options[twice[0]]}); give it once"
+            )
+        options["task_options"] = {**task_options, **files}
     config, task_object = resolve(task, model, config_file, **options)
     make_deterministic(config.deterministic)
     fabric = make_fabric(config)

@@ -207,7 +207,7 @@ BAD = {
         r"expected a window that fits",
     ),
     "header only": (lines("time,y"), {}, r"expected at least one step, got none"),
-    "wrong suffix": ("1\n2\n", {}, r"expected a series in a .csv, .parquet, .npy file, got the suffix"),
+    "wrong suffix": ("1\n2\n", {}, r"\.parquet, \.npy file, got the suffix"),
 }
 
 

@@ -229,3 +229,12 @@ def test_lazy_images_are_decoded_on_demand_and_equal_the_eager_ones(tmp_path):
         model_options={"widths": [4, 8], "blocks_per_stage": 1},
     )
     assert 0 <= run.metrics["test"]["test"]["accuracy"] <= 1
+
+
+def test_integer_pixels_are_refused_with_what_to_do(trained_run):
+    run, _ = trained_run
+    trained = convrec.load(run.directory)
+    eight_bit = np.full((3, 16, 16), 200, dtype=np.uint8)
+    with pytest.raises(UserError, match=r"expected float pixels in \[0, 1\] .*divide 8-bit"):
+        trained.predict([eight_bit])
+    assert trained.predict([eight_bit / 255])[0].shape == (2,)

@@ -208,7 +208,7 @@ BAD = {
         "x",
         r"expected series in a \.npz, \.csv, \.ts, \.parquet file",
     ),
-    "no-labels": ("nolabel.csv", "a,b\n1,2\n3,4\n", r"a label for every series"),
+    "no-labels": ("nolabel.csv", "a,b\n1,2\n3,4\n", r"expected the label column 'label' \(name"),
     "infinite": ("inf.csv", "label,a,b\nx,1,inf\ny,3,4\n", r"a finite number"),
 }
 BAD.pop("duplicate-id-in-wide")
@@ -229,6 +229,26 @@ def test_a_bad_file_is_one_clear_error_and_nothing_is_written(tmp_path, name, co
     assert not out.exists()
 
 
+def test_prediction_matches_channels_by_name_and_refuses_others(trained_run, tmp_path):
+    run, _ = trained_run
+    values, labels = make_series(6, seed=3)
+    write_long_csv(tmp_path / "new.csv", values, labels)
+    trained = convrec.load(run.directory)
+    names, inputs = trained.task.prediction_inputs(tmp_path / "new.csv")
+    rows = (tmp_path / "new.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    swapped = [",".join(row.split(",")[i] for i in (0, 1, 3, 2, 4)) for row in rows]
+    (tmp_path / "swapped.csv").write_text("\n".join(swapped) + "\n")
+    assert header[2:4] == ["x", "y"]
+    again_names, again = trained.task.prediction_inputs(tmp_path / "swapped.csv")
+    assert again_names == names
+    for read, expected in zip(again, inputs, strict=True):
+        np.testing.assert_array_equal(read, expected)  # columns matched by name
+    (tmp_path / "other.csv").write_text("sequence_id,voltage,current\na,1,2\na,3,4\n")
+    with pytest.raises(UserError, match=r"has the channels voltage, current; the model reads x, y"):
+        trained.task.prediction_inputs(tmp_path / "other.csv")
+
+
 def test_test_files_must_match_the_training_data(tmp_path, series):
     values, labels = series
     write_long_csv(tmp_path / "train.csv", values, labels)
@@ -236,7 +256,7 @@ def test_test_files_must_match_the_training_data(tmp_path, series):
     (tmp_path / "channels.csv").write_text("id,z,label\na,1,up\na,2,up\n")
     for name, message in (
         ("unseen.csv", r"labels never seen in training: 'sideways'"),
-        ("channels.csv", r"has the channels z, the data file x, y"),
+        ("channels.csv", r"has the channels z; the model reads x, y"),
     ):
         with pytest.raises(UserError, match=message):
             convrec.train(
@@ -284,6 +304,12 @@ def test_arrays_train_through_the_python_api_and_are_recorded_as_a_file(tmp_path
     assert again.config.task_options["data"] == str(recorded)  # one file per content
     with pytest.raises(UserError, match=r"argument `data`: expected a path, an array"):
         convrec.train("series", data=[values, labels], progress=False, out=str(tmp_path))
+    with pytest.raises(UserError, match=r"y with one entry per series, got X \(24, 30, 2\) and"):
+        convrec.train("series", data=(values, labels[1:]), progress=False, out=str(tmp_path))
+    ragged = [values[0], values[1][:10]]
+    with pytest.raises(UserError, match=r"series of different lengths go in a .npz"):
+        convrec.train("series", data=(ragged, labels[:2]), progress=False, out=str(tmp_path))
+    assert len(list((tmp_path / "data" / "arrays").iterdir())) == 1  # nothing bad written
 
 
 def test_a_lazy_long_csv_reads_the_same_series_one_at_a_time(tmp_path):
@@ -322,3 +348,22 @@ def test_a_lazy_csv_needs_each_series_rows_together(tmp_path):
     write_long_csv(tmp_path / "mixed.csv", values, labels, shuffle=True)
     with pytest.raises(UserError, match=r"line 8: expected the rows of series 's0' together"):
         index_long_csv(tmp_path / "mixed.csv")
+
+
+def test_data_given_twice_or_through_set_is_one_clear_error(tmp_path, series):
+    values, labels = series
+    write_long_csv(tmp_path / "train.csv", values, labels)
+    with pytest.raises(UserError, match=r"argument `data`: given twice, as data and as task_opt"):
+        convrec.train(
+            "series",
+            data=tmp_path / "train.csv",
+            task_options={"data": str(tmp_path / "other.csv")},
+            progress=False,
+            out=str(tmp_path / "runs"),
+        )
+    command = [sys.executable, "-m", "convrec.cli", "train", "series", "--out", str(tmp_path)]
+    result = subprocess.run(
+        [*command, "--set", f"data={tmp_path / 'train.csv'}"], capture_output=True, text=True
+    )
+    assert result.returncode == 2 and "data is an option of its own, --data" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -151,7 +151,8 @@ BAD = {
     "no target": (
         "sequence_id,x,y\na,1,1\na,2,2\n",
         {},
-        r"expected the targets target, got none",
+        r"line 1: expected the target columns target \(name yours with task_options.target_col"
+        r"umns\), got the columns sequence_id, x, y",
     ),
     "text target": (
         "id,target,v0,v1\na,big,1,2\nb,1,1,2\n",

@@ -177,6 +177,15 @@ def test_evaluate_a_csv_and_predict_one_as_training_read_it(trained_run, tmp_pat
     )
 
 
+def test_a_loaded_text_model_predicts_text_as_it_is(trained_run):
+    run, _ = trained_run
+    trained = convrec.load(run.directory)
+    texts = ["Lovely fresh tea, great box.", "Awful stale coffee; broken box."]
+    ids = [item.numpy() for item in trained.task.encode(texts)]
+    for from_text, from_ids in zip(trained.predict(texts), trained.predict(ids), strict=True):
+        np.testing.assert_allclose(from_text, from_ids)
+
+
 def test_summary_and_report_run_on_a_token_model(trained_run):
     # they crashed: the example input was all zeros, all padding for an embedding
     run, _ = trained_run
