@@ -92,6 +92,12 @@ def make_config(**values: Any) -> TrainConfig:
         problems = "; ".join(
             f"`{'.'.join(map(str, item['loc'])) or 'config'}`: {item['msg']} "
             f"(got {brief(repr(item.get('input')))})"
+            + (
+                f"; a task's or model's own option goes under task_options.{item['loc'][0]} "
+                f"or model_options.{item['loc'][0]}"
+                if item["type"] == "extra_forbidden" and len(item["loc"]) == 1
+                else ""
+            )
             for item in error.errors()
         )
         raise InvalidValueError(f"invalid training configuration: {problems}") from None

@@ -28,6 +28,10 @@ def test_task_defaults_then_file_then_options(tmp_path):
         ({"epochs": 0}, r"`epochs`: Input should be greater than or equal to 1 \(got 0\)"),
         ({"lr": "fast"}, r"`lr`: Input should be a valid number"),
         ({"learning_rate": 0.1}, r"`learning_rate`: Extra inputs are not permitted"),
+        (
+            {"label_column": "kind"},
+            r"own option goes under task_options.label_column or model_options.label_column",
+        ),
         ({"batch_size": 5, "devices": 2}, r"batch_size 5 does not split evenly over 2 processes"),
         (
             {"schedule": "step"},
