@@ -93,6 +93,7 @@ class TimedSeries:
         times: ``(N,)`` float64 or ``datetime64[s]``, or None when the file has no time column.
         step: the regular interval between the times, or None without times.
         source: the file's path, for messages.
+        time_column: the column the times came from, or None.
     """
 
     values: np.ndarray
@@ -100,6 +101,7 @@ class TimedSeries:
     times: np.ndarray | None
     step: Step | None
     source: str
+    time_column: str | None = None
 
     def time_text(self, index: int) -> str:
         """The time of step ``index`` as text (its position where the file has no times)."""
@@ -164,6 +166,9 @@ def _from_npy(path: Path, columns: list[str] | None) -> TimedSeries:
     if array.ndim not in (1, 2) or array.dtype.kind not in "iuf":
         raise FormatError(name, "the array", "numbers of shape (N,) or (N, F)", array.shape)
     values = array.astype(np.float64).reshape(len(array), -1)
+    if np.isinf(values).any():
+        step = int(np.argwhere(np.isinf(values))[0][0])
+        raise FormatError(name, f"row {step}", "finite numbers (NaN for a missing value)", "inf")
     names = ("value",) if array.ndim == 1 else tuple(f"c{i}" for i in range(values.shape[1]))
     if columns is not None:
         unknown = [column for column in columns if column not in names]
@@ -200,7 +205,8 @@ def _from_csv(path: Path, time_column: str | None, columns: list[str] | None) ->
         return TimedSeries(values, tuple(wanted), None, None, name)
     times = _times(name, [(number, row[header.index(clock)]) for number, row in numbered], clock)
     lines = [number for number, _ in numbered]
-    return TimedSeries(values, tuple(wanted), times, _regular_step(name, times, lines, clock), name)
+    step = _regular_step(name, times, lines, clock)
+    return TimedSeries(values, tuple(wanted), times, step, name, clock)
 
 
 def _time_column(name: str, header: list[str], time_column: str | None) -> str | None:
@@ -271,21 +277,13 @@ def _regular_step(name: str, times: np.ndarray, lines: list[int], clock: str) ->
         irregular = np.flatnonzero(~np.isclose(gaps, step, rtol=1e-6, atol=0))
         candidate = Step(step, "number")
     else:
-        seconds = gaps.astype(np.int64)
-        fixed = int(np.median(seconds))
-        irregular = np.flatnonzero(seconds != fixed)
-        candidate = Step(fixed, "s")
-        months = times.astype("datetime64[M]")
-        from_start = times - months.astype(times.dtype)
-        from_end = times - (months + 1).astype(times.dtype)
-        month_gaps = np.diff(months).astype(np.int64)
-        for offsets, unit in ((from_start, "month"), (from_end, "month-end")):
-            if month_gaps.min() >= 1 and np.all(offsets == offsets[0]):  # calendar months win
-                by_months = Step(int(np.median(month_gaps)), unit)
-                if not len(irregular) or np.all(month_gaps == by_months.amount):
-                    candidate = by_months
-                    irregular = np.flatnonzero(month_gaps != candidate.amount)
-                break
+        candidate = _month_step(times)
+        if candidate is not None:  # calendar months: their lengths differ, the dates do not
+            irregular = np.flatnonzero(np.diff(times.astype("datetime64[M]")) != candidate.amount)
+        else:
+            seconds = gaps.astype(np.int64)
+            candidate = Step(int(np.median(seconds)), "s")
+            irregular = np.flatnonzero(seconds != candidate.amount)
     if len(irregular):
         index = int(irregular[0])
         raise FormatError(
@@ -297,6 +295,25 @@ def _regular_step(name: str, times: np.ndarray, lines: list[int], clock: str) ->
             "with time_column=none.",
         )
     return candidate
+
+
+def _month_step(times: np.ndarray) -> Step | None:
+    """A step of whole months if every time falls on the last day of its month (month ends
+    win: Jan 31 and Mar 31 go on to May 31) or on the same day of it, at the same clock time,
+    and no two share a month; else None."""
+    months = times.astype("datetime64[M]")
+    gaps = np.diff(months).astype(np.int64)
+    if gaps.min() < 1:
+        return None
+    clock = times - times.astype("datetime64[D]").astype(times.dtype)
+    last_days = (times + np.timedelta64(1, "D")).astype("datetime64[M]") != months
+    from_start = times - months.astype(times.dtype)
+    amount = int(np.median(gaps))
+    if np.all(last_days) and np.all(clock == clock[0]):
+        return Step(amount, "month-end")
+    if np.all(from_start == from_start[0]):
+        return Step(amount, "month")
+    return None
 
 
 def _gap_text(before: float | np.datetime64, after: float | np.datetime64) -> str:

@@ -106,11 +106,12 @@ def read_series(
             f"{path}: expected series in a {', '.join(SUFFIXES)} file, got the suffix "
             f"{path.suffix or '(none)'!r}"
         )
-    _check(table, labelled)
+    check_series(table, labelled)
     return table
 
 
-def _check(table: SeriesTable, labelled: bool) -> None:
+def check_series(table: SeriesTable, labelled: bool) -> None:
+    """Refuse a table without series, labels (when ``labelled``), one width, or finite values."""
     name = table.source
     if not table.series:
         raise FormatError(name, "the file", "at least one series", "none")
@@ -252,16 +253,24 @@ def _from_csv(
             f"the label column {label_column!r} (name yours with task_options.label_column)",
             f"the columns {', '.join(header)}",
         )
-    body = [row for row in rows[1:] if any(cell.strip() for cell in row)]
     identifier = id_column or next((column for column in ID_COLUMNS if column in header), None)
     for given, role in ((id_column, "id"), (time_column, "time")):
         if given is not None and given not in header:
             raise FormatError(name, "line 1", f"the {role} column {given!r}", ", ".join(header))
-    ids = [row[header.index(identifier)].strip() for row in body] if identifier else []
-    if identifier and len(set(ids)) < len(ids):
+    if is_long(header, rows, identifier):
         clock = time_column or next((column for column in TIME_COLUMNS if column in header), None)
         return _long(name, header, rows, identifier, clock, label_column)
     return _wide(name, header, rows, identifier, label_column)
+
+
+def is_long(header: list[str], rows: list[list[str]], identifier: str | None) -> bool:
+    """Whether a table (rows as :func:`read_table` gives them) is long: an id column whose
+    values repeat, one row per step; else wide, one row per series."""
+    if identifier is None or identifier not in header:
+        return False
+    at = header.index(identifier)
+    ids = [row[at].strip() for row in rows[1:] if any(cell.strip() for cell in row)]
+    return len(set(ids)) < len(ids)
 
 
 def _cell(text: str, name: str, where: str) -> float:

@@ -19,6 +19,8 @@ from convrec.data.series_files import ID_COLUMNS, TIME_COLUMNS, LongRows, Series
 from convrec.data.splits import LazyInputs
 from convrec.errors import PathNotFoundError
 
+BOM = b"\xef\xbb\xbf"
+
 
 def index_long_csv(
     path: str | Path,
@@ -26,6 +28,7 @@ def index_long_csv(
     label_column: str = "label",
     id_column: str | None = None,
     time_column: str | None = None,
+    labelled: bool = True,
 ) -> SeriesTable:
     """The series of a long CSV, their ``series`` a :class:`LazyInputs` of ``(T_i, C)`` float64
     arrays read on demand (``varies`` when lengths differ); the columns as ``read_series``
@@ -33,20 +36,26 @@ def index_long_csv(
 
     Raises:
         PathNotFoundError: no file at ``path``.
-        FormatError: anything ``read_series`` refuses, a file that is not a long CSV, series
-            whose rows are not together, bytes that are not UTF-8.
+        FormatError: anything ``read_series`` refuses, a file that is not a long CSV (no id,
+            or no id repeated), series whose rows are not together, bytes that are not UTF-8.
     """
     path = Path(path)
     if not path.is_file():
         raise PathNotFoundError(f"{path}: no such file")
     name = str(path)
     with path.open("rb") as file:
-        header = [column.strip() for column in _cells(file.readline(), name, 1)]
+        first = file.readline()
+        header = [column.strip() for column in _cells(first.removeprefix(BOM), name, 1)]
         identifier = id_column or next((c for c in ID_COLUMNS if c in header), None)
         if identifier not in header:
             raise FormatError(
                 name, "line 1", "an id column (sequence_id, series_id or id) to read lazily", header
             )
+        for given, role in ((time_column, "time"), (label_column if labelled else None, "label")):
+            if given is not None and given not in header:
+                raise FormatError(
+                    name, "line 1", f"the {role} column {given!r}", f"the columns {header}"
+                )
         clock = time_column or next((column for column in TIME_COLUMNS if column in header), None)
         reader = LongRows(name, header, identifier, clock, label_column, keep_values=False)
         offset, number = file.tell(), 1
@@ -60,10 +69,17 @@ def index_long_csv(
             offset += len(line)
     if not reader.counts:
         raise FormatError(name, "the file", "at least one series", "none")
+    if max(reader.counts.values()) == 1:
+        raise FormatError(
+            name,
+            f"column {identifier!r}",
+            "a long CSV to read lazily (each id on the rows of its series' steps)",
+            "one row per id, a wide CSV: read it without lazy",
+        )
     ids = list(reader.counts)
     keys = [(reader.starts[key], reader.counts[key]) for key in ids]
-    series = LazyInputs(keys, partial(_read_rows, path, reader.at_channels))
-    series.varies = len(set(reader.counts.values())) > 1
+    lengths = [reader.counts[key] for key in ids]
+    series = LazyInputs(keys, partial(_read_rows, path, reader.at_channels), lengths=lengths)
     return SeriesTable(ids, series, reader.label_list(), reader.channels, name)
 
 

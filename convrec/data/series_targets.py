@@ -21,7 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from convrec.data.readers import FormatError, read_npz_arrays, read_ts
-from convrec.data.series_files import SeriesTable, read_series, read_table
+from convrec.data.series_files import (
+    ID_COLUMNS,
+    SeriesTable,
+    check_series,
+    is_long,
+    read_series,
+    read_table,
+)
 from convrec.errors import InvalidValueError, PathNotFoundError
 
 NO_LABEL = "\x00"
@@ -101,7 +108,7 @@ def _from_csv(
     time_column: str | None,
     labelled: bool,
 ) -> TargetTable:
-    header, _, name = read_table(path)
+    header, rows, name = read_table(path)
     if labelled and not any(column in header for column in target_columns):
         raise FormatError(
             name,
@@ -113,9 +120,10 @@ def _from_csv(
     every = read_series(
         path, label_column=NO_LABEL, id_column=id_column, time_column=time_column, labelled=False
     )
-    present = [column for column in target_columns if column in every.channels]
-    if every.channels == ("value",) and "value" not in target_columns:  # a wide CSV
+    identifier = id_column or next((column for column in ID_COLUMNS if column in header), None)
+    if not is_long(header, rows, identifier):
         return _from_wide(path, target_columns, per_step, id_column)
+    present = [column for column in target_columns if column in every.channels]
     if present and len(present) < len(target_columns):
         missing = sorted(set(target_columns) - set(present))
         raise FormatError(every.source, "line 1", "every target column", f"no {missing}")
@@ -216,7 +224,9 @@ def _from_ts(path: Path, target_columns: tuple[str, ...], per_step: bool) -> Tar
 
 
 def _named(table: TargetTable) -> TargetTable:
-    """Check an archive's targets: finite, and as many as ``target_columns`` names."""
+    """Check an archive's series as ``read_series`` does, and its targets: finite, and as many
+    as ``target_columns`` names."""
+    check_series(SeriesTable(table.ids, table.series, None, table.channels, table.source), False)
     width = table.targets[0].shape[-1]
     for key, target in zip(table.ids, table.targets, strict=True):
         if not np.all(np.isfinite(target)):

@@ -35,13 +35,21 @@ class LazyInputs(Sequence):
         [9.0, 1.0]
     """
 
-    varies = False
-    """Whether the inputs' lengths differ (their first axis); set by whoever knows."""
-
     def __init__(
-        self, keys: Sequence[Any], make: Callable[[Any], Any], maps: tuple[Callable, ...] = ()
+        self,
+        keys: Sequence[Any],
+        make: Callable[[Any], Any],
+        maps: tuple[Callable, ...] = (),
+        lengths: Sequence[int] | None = None,
     ) -> None:
         self.keys, self.make, self.maps = list(keys), make, maps
+        self.lengths = None if lengths is None else list(lengths)
+        """Each input's length (first axis) where known without reading it (a CSV's index)."""
+
+    @property
+    def varies(self) -> bool:
+        """Whether the inputs' lengths are known to differ."""
+        return self.lengths is not None and len(set(self.lengths)) > 1
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -54,16 +62,12 @@ class LazyInputs(Sequence):
 
     def subset(self, indices: Sequence[int] | np.ndarray) -> LazyInputs:
         """The inputs at ``indices``, still lazy."""
-        return self._like([self.keys[i] for i in indices], self.maps)
+        lengths = None if self.lengths is None else [self.lengths[i] for i in indices]
+        return LazyInputs([self.keys[i] for i in indices], self.make, self.maps, lengths)
 
     def map(self, function: Callable[[Any], Any]) -> LazyInputs:
         """These inputs, each then passed through ``function``."""
-        return self._like(self.keys, (*self.maps, function))
-
-    def _like(self, keys: list[Any], maps: tuple[Callable, ...]) -> LazyInputs:
-        inputs = LazyInputs(keys, self.make, maps)
-        inputs.varies = self.varies
-        return inputs
+        return LazyInputs(self.keys, self.make, (*self.maps, function), self.lengths)
 
 
 class Pairs(Dataset):

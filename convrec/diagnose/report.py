@@ -117,8 +117,10 @@ def _data_table(summary: Any, path: Path) -> str:
         raise InvalidValueError(f"{path}: expected a data summary ({error!r})") from None
     if classes:
         caption = f"<p>Imbalance (largest over smallest training class): {imbalance:.3g}</p>"
+    elif summary.get("step"):
+        caption = f"<p>Step: {html.escape(str(summary['step']))}</p>"
     else:
-        caption = f"<p>Step: {html.escape(str(summary.get('step')))}</p>"
+        caption = ""
     return _grid(["class" if classes else "", *splits], rows) + caption
 
 

@@ -170,7 +170,10 @@ class AudioFiles(FileClassification):
         folder = list_audio(path)
         clips = [load_audio(file) for file in folder.files]
         if self.transform is None:  # the training folder sets the layout
-            self.sample_rate = self.sample_rate or most_common_rate(clips)
+            owner = f"{self.name}: the most common rate of {path}"
+            self.sample_rate = self.sample_rate or _checked_rate(
+                owner, "sample_rate", most_common_rate(clips)
+            )
         waveforms = [at_rate(clip, self.sample_rate) for clip in clips]
         if self.transform is None:
             self._set_layout(max(map(len, waveforms)), path)
@@ -193,6 +196,13 @@ class AudioFiles(FileClassification):
             )
         else:
             length = longest
+        if length > round(MAX_DURATION * self.sample_rate):
+            raise fail(
+                self.name,
+                "duration",
+                f"clips of at most {MAX_DURATION:g} s (set a shorter duration)",
+                f"{length / self.sample_rate:.6g} s",
+            )
         self.clip_length, self.settings = length, settings
         self.transform = build_front_end(settings, self.sample_rate)
 

@@ -136,7 +136,8 @@ def register_task(task_class: type[Task]) -> type[Task]:
         InvalidValueError: another class is registered under that name.
     """
     known = _TASKS.get(task_class.name)
-    if known is not None and known.__qualname__ != task_class.__qualname__:
+    same = (known.__module__, known.__qualname__) if known is not None else None
+    if known is not None and same != (task_class.__module__, task_class.__qualname__):
         raise InvalidValueError(
             f"task {task_class.name!r} is registered twice: by {known.__module__}."
             f"{known.__qualname__} and by {task_class.__module__}.{task_class.__qualname__}"

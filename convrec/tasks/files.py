@@ -125,13 +125,12 @@ class FileClassification(Classification):
             if role not in pairs:
                 pairs["data"], pairs[role] = self._hold_out(pairs["data"], role, seed)
         self.summary = self._summarise(pairs)
-        lengths = {
-            len(item)
-            for split in pairs.values()
-            if isinstance(split.inputs, list)
-            for item in split.inputs
-        }
-        varies = any(getattr(split.inputs, "varies", False) for split in pairs.values())
+        lengths = set()
+        for split in pairs.values():
+            if isinstance(split.inputs, list):
+                lengths |= {len(item) for item in split.inputs}
+            elif isinstance(split.inputs, LazyInputs) and split.inputs.lengths is not None:
+                lengths |= set(split.inputs.lengths)
         return Splits(
             self.name,
             pairs["data"],
@@ -139,7 +138,7 @@ class FileClassification(Classification):
             pairs["test"],
             self.classes,
             info=self.splits_info(),
-            variable_length=varies or len(lengths) > 1,
+            variable_length=len(lengths) > 1,
         )
 
     def _pairs(self, inputs: list[np.ndarray], labels: list[str], role: str) -> Pairs:

@@ -97,6 +97,13 @@ class ForecastFiles(Forecasting):
             split_fraction(self.name, "validation_split", validation_split),
             split_fraction(self.name, "test_split", test_split),
         )
+        if sum(self.fractions) >= 1:
+            raise fail(
+                self.name,
+                "validation_split",
+                f"with test_split {test_split}, less than 1 in all (some steps must train)",
+                validation_split,
+            )
         self.fill_missing = fill_missing
         self.step: Step | None = None
         self.summary: dict[str, Any] | None = None
@@ -111,6 +118,17 @@ class ForecastFiles(Forecasting):
         series = read_timed_series(path, **self.reading)
         if role == "data":
             self.columns = self._ordered(series)
+            self.reading["time_column"] = series.time_column or "none"  # found: kept for later
+        elif role in ("prediction", "evaluation") and self.step is not None:
+            dated = series.times is not None and series.times.dtype.kind == "M"
+            if series.times is None or dated != (self.step.unit != "number"):
+                raise InvalidValueError(
+                    f"{self.name}: {series.source} has "
+                    + ("no times" if series.times is None else "times of another kind")
+                    + f" in {self.reading['time_column']!r}; the model was trained on "
+                    + ("numbers" if self.step.unit == "number" else "dates")
+                    + " there"
+                )
         missing = [column for column in self.columns if column not in series.columns]
         if missing:
             raise InvalidValueError(

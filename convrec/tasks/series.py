@@ -47,6 +47,12 @@ def _columns(series: np.ndarray, order: list[int]) -> np.ndarray:
     return series[:, order]
 
 
+def _unnamed(channels: tuple[str, ...]) -> bool:
+    """Channels named by their position (``c0``, ``c1``, ... of an ``.npz`` or ``.ts``, the
+    ``value`` of a wide CSV), not by a file's columns."""
+    return channels in (("value",), tuple(f"c{index}" for index in range(len(channels))))
+
+
 @register_task
 class SeriesFiles(FileClassification):
     """Classification of a user's own series, read from files.
@@ -108,7 +114,7 @@ class SeriesFiles(FileClassification):
         """The series of one file, read with this task's column names (a long CSV indexed, its
         series read on demand, when ``lazy``)."""
         if self.lazy and Path(path).suffix.lower() == ".csv":
-            return index_long_csv(path, **self.columns)
+            return index_long_csv(path, labelled=labelled, **self.columns)
         return read_series(path, labelled=labelled, **self.columns)
 
     def read_labelled(self, path: str | Path, role: str) -> tuple[list[np.ndarray], list[str]]:
@@ -120,10 +126,14 @@ class SeriesFiles(FileClassification):
 
     def _in_training_order(self, table: SeriesTable, role: str) -> list[np.ndarray]:
         """The series of a later file with their channels in the training data's order
-        (matched by name), refused if it has others."""
+        (matched by name; by position where either file's channels have no names, as an
+        ``.npz`` or ``.ts``), refused if it has others."""
         if table.channels == self.channels:
             return table.series
-        if set(table.channels) != set(self.channels):
+        unnamed = _unnamed(table.channels) or _unnamed(self.channels)
+        if unnamed and len(table.channels) == len(self.channels):
+            return table.series
+        if unnamed or set(table.channels) != set(self.channels):
             raise InvalidValueError(
                 f"{self.name}: the {role} file {table.source} has the channels "
                 f"{', '.join(table.channels)}; the model reads {', '.join(self.channels)}"

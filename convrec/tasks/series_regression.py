@@ -154,36 +154,41 @@ class SeriesRegression(DatasetTask):
         return table
 
     def _pairs(self, table: TargetTable) -> Pairs:
+        """Inputs and targets in their units (float64 targets, scaled by :meth:`_scaled`)."""
         inputs = [torch.from_numpy(item.astype(np.float32)) for item in table.series]
-        targets = [self._scaled(target) for target in table.targets]
+        targets = [torch.from_numpy(np.asarray(target, np.float64)) for target in table.targets]
         if self.outputs_per_step:
             return Pairs(inputs, targets)  # type: ignore[arg-type]
         return Pairs(inputs, torch.stack(targets))
 
-    def _scaled(self, target: np.ndarray) -> Tensor:
-        return torch.from_numpy(((target - self.target_mean) / self.target_std).astype(np.float32))
+    def _scaled(self, pairs: Pairs) -> Pairs:
+        """The pairs with float32 targets on the training split's scale."""
+        mean, std = torch.from_numpy(self.target_mean), torch.from_numpy(self.target_std)
+        if isinstance(pairs.targets, Tensor):
+            return Pairs(pairs.inputs, ((pairs.targets - mean) / std).float())
+        return Pairs(pairs.inputs, [((target - mean) / std).float() for target in pairs.targets])
 
     def load_splits(self, seed: int) -> Splits:
         if self.paths["data"] is None:
             raise fail(self.name, "data", "series with targets (--data FILE)", "none")
         require_paths(self.name, self.paths, "a file of series with targets")
         tables = {role: self._labelled(path, role) for role, path in self.paths.items() if path}
-        rows = np.concatenate(
-            [target.reshape(-1, self.output_size) for target in tables["data"].targets]
-        )
-        self.target_mean = rows.mean(axis=0)
-        self.target_std = np.where(rows.std(axis=0) > 0, rows.std(axis=0), 1.0)
         pairs = {role: self._pairs(table) for role, table in tables.items()}
         for role in ("test", "validation"):
             if role not in pairs:
                 pairs["data"], pairs[role] = self._hold_out(pairs["data"], role, seed)
+        rows = torch.cat([target.reshape(-1, self.output_size) for target in pairs["data"].targets])
+        self.target_mean = rows.mean(dim=0).numpy()
+        spread = rows.std(dim=0, correction=0).numpy()
+        self.target_std = np.where(spread > 0, spread, 1.0)
+        pairs = {role: self._scaled(split) for role, split in pairs.items()}
         sizes = {
             split: len(pairs[role])
             for role, split in zip(ROLES, ("train", "validation", "test"), strict=True)
         }
         self.summary = {
             "sizes": sizes,
-            "rows": {
+            "targets": {
                 column: {"mean": float(m), "std": float(s)}
                 for column, m, s in zip(
                     self.target_columns, self.target_mean, self.target_std, strict=True
@@ -212,6 +217,13 @@ class SeriesRegression(DatasetTask):
             seed + (role == "validation"),
             stratify=False,
         )
+        if len(held) == 0 or len(kept) == 0:
+            raise fail(
+                self.name,
+                f"{role}_split",
+                f"a fraction that holds out some of the {len(pairs)} series and keeps some",
+                self.fractions[role],
+            )
         return pairs.subset(kept), pairs.subset(held)
 
     def data_summary(self) -> dict[str, Any] | None:
@@ -284,7 +296,7 @@ class SeriesRegression(DatasetTask):
 
     def labelled_data(self, path: str | Path) -> Pairs:
         """Series with targets at ``path``, model-ready, for ``convrec evaluate RUN --data``."""
-        pairs = self._each_series(self._pairs(self._labelled(path, "evaluation")))
+        pairs = self._each_series(self._scaled(self._pairs(self._labelled(path, "evaluation"))))
         if self.mean is not None:
             pairs = standardised(pairs, self.mean, self.std)
         return pairs

@@ -30,6 +30,7 @@ from convrec.data.splits import Pairs, Splits
 from convrec.data.text import encode_texts
 from convrec.data.text_files import TextTable, read_texts
 from convrec.data.tokenizers import Tokenizer
+from convrec.errors import InvalidValueError
 from convrec.nn import Padded
 from convrec.tasks.base import register_task
 from convrec.tasks.classification import Classification
@@ -82,7 +83,16 @@ class TokenTexts:
         return (None,)  # a document of any length, even where the training ones share one
 
     def encode(self, texts: list[str]) -> list[Tensor]:
-        """Each text as int64 token ids ``(T,)``."""
+        """Each text as int64 token ids ``(T,)``.
+
+        Raises:
+            InvalidValueError: a run from before runs kept their vocabulary.
+        """
+        if self.tokenizer is None and self.shape is not None:
+            raise InvalidValueError(
+                f"{self.name}: this run was trained before runs kept their vocabulary, so it "
+                "reads token ids only (a .npz); train it again to predict text"
+            )
         tokenizer = self._known(self.tokenizer)
         return [tokenizer.encode(text) for text in texts]
 
@@ -98,7 +108,8 @@ class TokenTexts:
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
-        self.tokenizer = checked_tokenizer(state["tokenizer"], self.vocab_size)
+        saved = state.get("tokenizer")  # None in runs from before it was kept
+        self.tokenizer = None if saved is None else checked_tokenizer(saved, self.vocab_size)
 
 
 @register_task
@@ -243,7 +254,7 @@ class TextRecipe(TokenTexts, Classification):
 
     def reads_for_prediction(self, source: str | Path) -> bool:
         """Texts are read here; ``.npz`` files of ids go the recipes' way."""
-        return Path(source).suffix.lower() != ".npz"
+        return Path(source).suffix.lower() != ".npz" and self.tokenizer is not None
 
     def prediction_inputs(self, path: str | Path) -> tuple[list[str], list[np.ndarray]]:
         table = read_texts(path, labelled=False)

@@ -35,7 +35,7 @@ def _as_path(role: str, value: Any) -> str:
     if isinstance(value, str | os.PathLike):
         return str(Path(value).absolute())
     if isinstance(value, np.ndarray):
-        return str(_stored(value, None))
+        return str(_stored(role, value, None))
     if isinstance(value, tuple) and len(value) == 2:
         inputs, targets = (_array(role, part) for part in value)
         if inputs.dtype.kind in "iuf" and targets.dtype.kind in "iufU":
@@ -45,7 +45,7 @@ def _as_path(role: str, value: Any) -> str:
                     f"(N, T, C) and y with one entry per series, got X {inputs.shape} and y "
                     f"{targets.shape}"
                 )
-            return str(_stored(inputs, targets))
+            return str(_stored(role, inputs, targets))
     raise InvalidTypeError(
         f"invalid value for argument `{role}`: expected a path, an array (a series to forecast) "
         f"or a pair (X, y) of numbers and labels or targets, got {type(value).__name__}"
@@ -62,14 +62,14 @@ def _array(role: str, part: Any) -> np.ndarray:
         ) from None
 
 
-def _stored(inputs: np.ndarray, targets: np.ndarray | None) -> Path:
+def _stored(role: str, inputs: np.ndarray, targets: np.ndarray | None) -> Path:
     """The arrays in a file named by their content, written unless it exists."""
     from convrec.data.store import data_dir
     from convrec.files import atomic_write
 
     if inputs.dtype.kind not in "iuf":
         raise InvalidTypeError(
-            f"invalid value for argument `data`: expected numbers, got an array of {inputs.dtype}"
+            f"invalid value for argument `{role}`: expected numbers, got an array of {inputs.dtype}"
         )
     buffer = io.BytesIO()
     if targets is None:

@@ -44,10 +44,13 @@ def resolve(
     layers = [*([] if complete else recipe), from_file, explicit]
     values: dict[str, Any] = {}
     model_options: dict[str, Any] = {}
+    task_options: dict[str, Any] = {}
     for layer in layers:
         values |= layer
-        model_options |= layer.get("model_options", {})
-    config = make_config(**values | {"task": task, "model": chosen, "model_options": model_options})
+        model_options |= layer.get("model_options") or {}
+        task_options |= layer.get("task_options") or {}
+    merged = {"model_options": model_options, "task_options": task_options}
+    config = make_config(**values | {"task": task, "model": chosen} | merged)
     task_object = create_task(config.task, **config.task_options)  # refuses bad task options
     model_entry = entry(config.model)
     model_entry.check_options(config.model_options)

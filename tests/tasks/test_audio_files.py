@@ -313,6 +313,20 @@ def test_test_clips_of_a_class_never_seen_are_refused(tmp_path):
     assert not out.exists()
 
 
+def test_an_inferred_rate_a_run_could_not_load_is_refused_when_training(tmp_path):
+    rng = np.random.default_rng(0)
+    for label in ("low", "high"):
+        (tmp_path / "data" / label).mkdir(parents=True)
+        for index in range(3):
+            write_wav(
+                tmp_path / "data" / label / f"{index}.wav", sound(label, 0.5, 2_000, rng), 2_000
+            )
+    out = tmp_path / "runs"
+    with pytest.raises(UserError, match=r"most common rate of .*`sample_rate`: expected a rate in"):
+        convrec.train("audio", epochs=1, progress=False, out=str(out), data=tmp_path / "data")
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

@@ -52,6 +52,7 @@ def months(first_year: int, count: int, day: int = 1) -> list[str]:
         (["2014-01-31", "2014-02-28", "2014-03-31"], "1 month"),
         (["2012-07-01", "2013-07-01", "2014-07-01"], "1 year"),
         (["2014-01-06", "2014-01-13", "2014-01-20"], "1 week"),
+        (["2014-01-31", "2014-03-31", "2014-05-31"], "2 months"),  # month ends: Jul 31 next
     ],
 )
 def test_times_of_every_kind_read_to_one_regular_step(tmp_path, times, step):
@@ -62,6 +63,18 @@ def test_times_of_every_kind_read_to_one_regular_step(tmp_path, times, step):
     again = write_csv(tmp_path / "t.csv", [*times, *following], np.ones((5, 2)))
     assert read_timed_series(again).step == series.step  # the forecast's times continue it
     assert parse_time(series.time_text(2)) == series.times[2]
+
+
+def test_a_missing_month_is_named_at_its_line(tmp_path):
+    dates = ["2014-01-01", "2014-02-01", "2014-03-01", "2014-05-01", "2014-06-01"]
+    path = write_csv(tmp_path / "s.csv", dates, np.ones((5, 2)))
+    with pytest.raises(UserError, match=r"line 5, .* \(1 month for most rows\), got 2014-05-01 af"):
+        read_timed_series(path)
+    ends = write_csv(
+        tmp_path / "e.csv", ["2014-01-31", "2014-03-31", "2014-05-31"], np.ones((3, 2))
+    )
+    series = read_timed_series(ends)
+    assert series.step.after(series.times[-1], 2) == ["2014-07-31", "2014-09-30"]
 
 
 def test_month_end_dates_continue_at_month_ends():
@@ -131,6 +144,17 @@ def test_predict_and_evaluate_read_new_files_in_a_fresh_process(trained_run, tmp
     subprocess.run([*command, "report", str(run.directory)], check=True, capture_output=True)
     page = (run.directory / "report.html").read_text()
     assert "Step: 1 month" in page and "2012-07-01" in page
+
+
+def test_prediction_needs_the_times_training_had(trained_run, tmp_path):
+    run, _, values, _ = trained_run
+    np.save(tmp_path / "no_times.npy", values[:40])
+    trained = convrec.load(run.directory)
+    with pytest.raises(UserError, match=r"expected the columns c0, c1, got \['sales', 'price'\]"):
+        trained.task.prediction_inputs(tmp_path / "no_times.npy")
+    numbers = write_csv(tmp_path / "numbers.csv", [str(t) for t in range(40)], values[:40])
+    with pytest.raises(UserError, match=r"has times of another kind in 'date'; .* dates there"):
+        trained.task.prediction_inputs(numbers)
 
 
 def test_the_splits_are_chronological_without_files(tmp_path):

@@ -343,6 +343,36 @@ def test_a_lazy_long_csv_reads_the_same_series_one_at_a_time(tmp_path):
     assert 0 <= run.metrics["test"]["test"]["accuracy"] <= 1
 
 
+def test_a_lazy_csv_refuses_what_it_cannot_read_as_the_eager_reader_does(tmp_path):
+    values, labels = make_series(6)
+    write_wide_csv(tmp_path / "wide.csv", values, labels)
+    with pytest.raises(UserError, match=r"one row per id, a wide CSV: read it without lazy"):
+        index_long_csv(tmp_path / "wide.csv")
+    write_long_csv(tmp_path / "long.csv", values, labels, shuffle=False)
+    text = (tmp_path / "long.csv").read_text()
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())  # as Excel writes
+    assert index_long_csv(tmp_path / "bom.csv").ids == read_series(tmp_path / "long.csv").ids
+    with pytest.raises(UserError, match=r"expected the label column 'kind'"):
+        index_long_csv(tmp_path / "long.csv", label_column="kind")
+    with pytest.raises(UserError, match=r"expected the time column 'ts'"):
+        index_long_csv(tmp_path / "long.csv", time_column="ts")
+
+
+def test_lazy_files_of_different_lengths_make_padded_batches(tmp_path):
+    values, labels = make_series(12)
+    write_long_csv(tmp_path / "train.csv", values, labels, shuffle=False)
+    short, short_labels = make_series(6, length=20, seed=1)
+    write_long_csv(tmp_path / "test.csv", short, short_labels, shuffle=False)
+    task = create_task(
+        "series", data=str(tmp_path / "train.csv"), test=str(tmp_path / "test.csv"), lazy=True
+    )
+    data = task.build_data(0)
+    assert task.variable_length
+    test = data.tests["test"]
+    inputs, _ = task.collate([test[0], test[1]])
+    assert inputs.data.shape == (2, 20, 2) and inputs.lengths.tolist() == [20, 20]
+
+
 def test_a_lazy_csv_needs_each_series_rows_together(tmp_path):
     values, labels = make_series(6)
     write_long_csv(tmp_path / "mixed.csv", values, labels, shuffle=True)

@@ -16,6 +16,7 @@ import convrec
 from convrec.data.series_targets import read_series_targets
 from convrec.errors import UserError
 from convrec.files import write_npz
+from convrec.tasks import create_task
 
 
 def amplitudes(count: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
@@ -188,3 +189,14 @@ def test_a_bad_file_is_one_clear_error_and_nothing_is_written(tmp_path, content,
             task_options={"data": str(path), **options},
         )
     assert not out.exists()
+
+
+def test_target_scaling_comes_from_the_training_split_and_holdouts_are_not_empty(tmp_path):
+    series, targets = amplitudes(10)
+    path = write_long(tmp_path / "s.csv", series, targets)
+    task = create_task("series-regression", data=str(path))
+    data = task.build_data(0)
+    trained = np.concatenate([task.in_units(target.numpy()) for _, target in data.train])
+    assert task.target_mean[0] == pytest.approx(trained.mean(), rel=1e-5)
+    with pytest.raises(UserError, match=r"argument `test_split`: expected a fraction that holds"):
+        create_task("series-regression", data=str(path), test_split=0.04).build_data(0)

@@ -22,6 +22,17 @@ def test_task_defaults_then_file_then_options(tmp_path):
     assert config.model_options == {"hidden_size": 64, "num_layers": 1}
 
 
+def test_task_options_of_a_file_and_of_the_call_are_merged_key_by_key(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("task_options:\n  label_column: kind\n  standardise: none\n")
+    config = resolve_config("series", config_file=path, task_options={"data": "walks.csv"})
+    assert config.task_options == {
+        "label_column": "kind",
+        "standardise": "none",
+        "data": "walks.csv",
+    }
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [

@@ -138,7 +138,13 @@ def iter_lines(source: Source) -> Iterator[str]:
                 try:
                     decoded = line.decode("utf-8-sig" if number == 1 else "utf-8")
                 except UnicodeDecodeError as error:
-                    raise FormatError(name, f"line {number}", "UTF-8 text", error.reason) from None
+                    raise FormatError(
+                        name,
+                        f"line {number}",
+                        "UTF-8 text",
+                        error.reason,
+                        "Save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8).",
+                    ) from None
                 yield decoded.rstrip("\r\n")
         except (OSError, EOFError, zlib.error) as error:
             raise FormatError(name, "byte 0", "a complete gzip stream", f"{error}") from None
@@ -152,4 +158,10 @@ def read_text(source: Source) -> tuple[str, str]:
         return data.decode("utf-8-sig"), name
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise FormatError(name, f"line {line}", "UTF-8 text", f"{error.reason}") from None
+        raise FormatError(
+            name,
+            f"line {line}",
+            "UTF-8 text",
+            f"{error.reason}",
+            "Save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8).",
+        ) from None
