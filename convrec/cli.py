@@ -574,7 +574,13 @@ def data_fetch(
 ) -> None:
     """Fetch sources into the data directory ($CONVREC_DATA, default ~/.cache/convrec), verifying
     every file. `espeak-ng` builds the speech datasets' default splits (not in --all)."""
-    from convrec.data.datasets import SYNTHESISED, load_dataset, served_by, source_of
+    from convrec.data.datasets import (
+        BUILT_BY_LOADER,
+        SYNTHESISED,
+        load_dataset,
+        served_by,
+        source_of,
+    )
     from convrec.data.sources import SOURCES, fetch
 
     wanted = list(SOURCES) if all_sources else [source_of(name) for name in names or []]
@@ -587,6 +593,10 @@ def data_fetch(
         if name == SYNTHESISED:
             for dataset in served_by(SYNTHESISED):
                 console.print(f"{dataset}: {load_dataset(dataset).sizes()} clips built and cached")
+            continue
+        if name == BUILT_BY_LOADER:
+            made = [given for given in names or [] if source_of(given) == BUILT_BY_LOADER]
+            console.print(f"{', '.join(made)}: nothing to fetch, the loader makes its data")
             continue
         folder = fetch(name, force=force)
         size = sum(path.stat().st_size for path in folder.iterdir())

@@ -48,6 +48,8 @@ def test_an_imported_plugin_trains_predicts_evaluates_and_reports(tmp_path):
     for arguments in (predict, ["evaluate", str(run)], ["report", str(run)]):
         result = convrec(*plugin, *arguments, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
+    fetched = convrec(*plugin, "data", "fetch", "sine-waves", cwd=tmp_path)
+    assert fetched.returncode == 0 and "sine-waves: nothing to fetch" in fetched.stdout
     header, *rows = (tmp_path / "waves.csv").read_text().splitlines()
     assert header == "id,predicted,p_slow,p_fast"
     assert [row.split(",")[0] for row in rows] == ["slow", "fast"]
