@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from convrec.checks import brief, fail
 from convrec.errors import InvalidTypeError, InvalidValueError
 from convrec.nn.padded import Padded
-from convrec.nn.recurrent import _Recurrent
+from convrec.nn.recurrent import Recurrent
 from convrec.run_files import read_json
 
 Step = tuple[Tensor, tuple[Tensor, ...], tuple[Tensor, ...]]
@@ -45,7 +45,7 @@ class RecurrentFlow:
 
     Attributes:
         module: the recurrent module's qualified name in the model (``'encoder'``).
-        cell: ``'RNN'``, ``'LSTM'`` or ``'GRU'``.
+        cell: the cell's name (``'RNN'``, ``'LSTM'``, ``'GRU'``, ``'PeepholeLSTM'``, ...).
         layer: the stacked layer, from 0.
         direction: ``'forward'`` or ``'reverse'``.
         loss_gradient: ``||dL/dh_t||`` per lag (index 0 is the last valid step).
@@ -102,10 +102,10 @@ def read_flows(path: Path) -> list[RecurrentFlow]:
     return flows
 
 
-def recurrent_modules(model: nn.Module) -> list[tuple[str, _Recurrent]]:
+def recurrent_modules(model: nn.Module) -> list[tuple[str, Recurrent]]:
     """convrec's recurrent layers in ``model``, with their qualified names."""
     return [
-        (name, module) for name, module in model.named_modules() if isinstance(module, _Recurrent)
+        (name, module) for name, module in model.named_modules() if isinstance(module, Recurrent)
     ]
 
 
@@ -119,17 +119,21 @@ def gradient_flow(
 ) -> list[RecurrentFlow]:
     """Measure the gradient flow through time of every recurrent layer of ``model`` on one batch.
 
-    The model runs in eval mode (no dropout) on the reference backend, whose loop over time keeps
-    every ``h_t``; its mode is restored afterwards and no parameter gradient is left behind.
-    Parameters frozen for training (``requires_grad=False``, a frozen backbone) take part in the
-    measurement, since ``dh_T/dh_t`` depends on the weights, not on whether they train, and are
+    The model runs in eval mode (no dropout) with a step hook on every recurrent layer
+    (:meth:`convrec.nn.Recurrent.register_step_hook`), which runs the reference loop and keeps
+    every ``h_t``, for any cell; its mode is restored afterwards and no parameter gradient is
+    left behind. Parameters frozen for training (``requires_grad=False``, a frozen backbone)
+    take part in the measurement, since ``dh_T/dh_t`` depends on the weights, not on whether they train, and are
     frozen again afterwards.
     ``||dh_T/dh_t||_F`` is computed from ``min(probes, H)`` backward passes along orthonormal
     directions of ``h_T``: exactly when ``probes >= H``, otherwise an unbiased estimate of its
     square.
 
     Args:
-        model: a model containing :class:`convrec.nn.RNN`, ``LSTM`` or ``GRU`` layers.
+        model: a model containing :class:`convrec.nn.Recurrent` layers (``RNN``, ``LSTM``,
+            ``GRU`` or any cell); the saturation of a cell's gates is measured where the cell
+            defines ``gate_values``, the recurrent norms where it defines
+            ``recurrent_weights``.
         inputs: a batch, e.g. ``(B, T, C)`` or a :class:`Padded`.
         targets: what ``loss_function`` compares the model's output with.
         loss_function: ``(output, targets) -> scalar loss``.
@@ -145,7 +149,7 @@ def gradient_flow(
         raise fail(
             "gradient_flow",
             "model",
-            "a model with convrec recurrent layers (convrec.nn.RNN, LSTM or GRU)",
+            "a model with convrec recurrent layers (convrec.nn.Recurrent, RNN, LSTM or GRU)",
             f"a {type(model).__name__} without any",
         )
     if not (isinstance(probes, int) and probes > 0):
@@ -163,7 +167,7 @@ def gradient_flow(
         parameter.requires_grad_(True)
     handles = []
     for name, module in layers:
-        module.recorder = _recorder(steps, name)
+        handles.append(module.register_step_hook(_recorder(steps, name)))
         handles.append(module.register_forward_pre_hook(_length_keeper(lengths, name)))
     try:
         with torch.enable_grad():
@@ -176,8 +180,7 @@ def gradient_flow(
                 for index in range(len(module.cells))
             ]
     finally:
-        for (_, module), handle in zip(layers, handles, strict=True):
-            module.recorder = None
+        for handle in handles:
             handle.remove()
         for parameter in frozen:
             parameter.requires_grad_(False)
@@ -204,7 +207,7 @@ def _length_keeper(lengths: dict[str, Tensor | None], name: str) -> Callable[...
 
 def _measure(
     name: str,
-    module: _Recurrent,
+    module: Recurrent,
     index: int,
     steps: list[Step],
     lengths: Tensor | None,
@@ -240,14 +243,12 @@ def _measure(
         }
         recurrent_norm = {
             gate: float(torch.linalg.matrix_norm(block.float(), ord=2))
-            for gate, block in zip(
-                cell.gate_names, cell.weight_hh.chunk(len(cell.gate_names)), strict=True
-            )
+            for gate, block in cell.recurrent_weights().items()
         }
     layer, direction = divmod(index, module.num_directions)
     return RecurrentFlow(
         module=name,
-        cell=type(module).__name__,
+        cell=module.cell_name,
         layer=layer,
         direction="reverse" if direction else "forward",
         loss_gradient=_by_lag(loss_gradient, lengths),

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from convrec.nn.padded import Padded
 from convrec.nn.receptive import LayerField, receptive_field
-from convrec.nn.recurrent import _Recurrent
+from convrec.nn.recurrent import Recurrent
 
 _GEOMETRY = ("kernel_size", "stride", "padding", "dilation")
 
@@ -148,7 +148,7 @@ def summary(
     inside_recurrent = {
         id(child)
         for module in model.modules()
-        if isinstance(module, _Recurrent)
+        if isinstance(module, Recurrent)
         for child in module.modules()
         if child is not module
     }
@@ -187,7 +187,7 @@ def summary(
         module.register_forward_hook(hook)
         for module in model.modules()
         if id(module) not in inside_recurrent
-        and (isinstance(module, _Recurrent) or not any(True for _ in module.children()))
+        and (isinstance(module, Recurrent) or not any(True for _ in module.children()))
     ]
     try:
         with torch.no_grad():
@@ -233,24 +233,25 @@ def _count(module: nn.Module) -> int:
 
 def _gate_groups(module: nn.Module) -> dict[str, int]:
     """A recurrent layer's parameters per stacked layer, direction and gate."""
-    if not isinstance(module, _Recurrent):
+    if not isinstance(module, Recurrent):
         return {}
     groups = {}
     for index, cell in enumerate(module.cells):
         layer, direction = divmod(index, module.num_directions)
         where = f"layer {layer} {'reverse' if direction else 'forward'}"
-        per_gate = sum(parameter.numel() for parameter in cell.parameters()) // cell.gates
-        for gate in cell.gate_names:
-            groups[f"{where} {gate}"] = per_gate
+        per_gate = cell.parameters_per_gate() or {"": _count(cell)}
+        for gate, count in per_gate.items():
+            groups[f"{where} {gate}".rstrip()] = count
     return groups
 
 
 def _mult_adds(module: nn.Module, given: object, output: Tensor) -> int:
     """Multiply-accumulates of one call over the whole batch."""
-    if isinstance(module, _Recurrent):
+    if isinstance(module, Recurrent):
         data = given.data if isinstance(given, Padded) else given
         steps = int(given.lengths.sum()) if isinstance(given, Padded) else math.prod(data.shape[:2])
-        return steps * sum(cell.weight_ih.numel() + cell.weight_hh.numel() for cell in module.cells)
+        matrices = [weight for weight in module.parameters() if weight.dim() >= 2]
+        return steps * sum(weight.numel() for weight in matrices)
     if isinstance(module, nn.RNNBase):
         steps = math.prod(given.shape[:2]) if isinstance(given, Tensor) else 0
         weights = [value for name, value in module.named_parameters() if name.startswith("weight")]

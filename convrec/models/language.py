@@ -9,15 +9,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from convrec.checks import describe, fail, one_of, positive_int
+from convrec.checks import describe, fail, positive_int
 from convrec.errors import InvalidTypeError
 from convrec.models.arguments import input_kind
-from convrec.models.recurrent import PADDING_ID
+from convrec.models.recurrent import PADDING_ID, build_recurrent
 from convrec.models.registry import register
-from convrec.nn import GRU, LSTM, Embedding, Padded, Pointwise
+from convrec.nn import Embedding, Padded, Pointwise
 
-State = Tensor | tuple[Tensor, Tensor]
-CELLS = {"lstm": LSTM, "gru": GRU}
+State = Tensor | tuple[Tensor, ...]
 
 
 def sample_next(
@@ -66,7 +65,8 @@ class CharLM(nn.Module):
         input_shape: ``(T,)``: steps per window (``None`` if they vary).
         output_size: the vocabulary size ``V`` (padding id 0 and unknown id 1 included): the
             model reads ids in ``[0, V)`` and scores all ``V`` of them.
-        cell: ``'lstm'`` or ``'gru'`` (the GRU in its fused, reset-after form).
+        cell: a registered cell, ``'lstm'`` or ``'gru'`` (the GRU in its fused, reset-after
+            form) or any other (:class:`convrec.models.RecurrentNet` lists them).
         embedding_dim: the embedding size ``E``.
         hidden_size, num_layers, dropout: as :class:`convrec.nn.LSTM` (dropout between layers).
             The default, one layer of 256, is sized for CPU training: a step on a batch of
@@ -102,7 +102,6 @@ class CharLM(nn.Module):
     ) -> None:
         super().__init__()
         owner = "CharLM"
-        one_of(owner, "cell", cell, list(CELLS))
         if isinstance(output_size, bool) or not isinstance(output_size, int) or output_size < 2:
             raise fail(
                 owner,
@@ -131,17 +130,10 @@ class CharLM(nn.Module):
         self.embedding = Embedding(
             output_size, positive_int(owner, "embedding_dim", embedding_dim), PADDING_ID
         )
-        options = {"reset_after": True} if cell == "gru" else {}
-        self.recurrent = CELLS[cell](
-            embedding_dim,
-            hidden_size,
-            num_layers,
-            dropout=dropout,
-            return_state=True,
-            init="keras",
-            **options,
+        self.recurrent = build_recurrent(
+            owner, cell, embedding_dim, hidden_size, num_layers, dropout=dropout, return_state=True
         )
-        self.head = Pointwise(nn.Linear(hidden_size, output_size))
+        self.head = Pointwise(nn.Linear(self.recurrent.output_size, output_size))
 
     def forward(self, tokens: Tensor | Padded, state: State | None = None) -> Padded:
         """Next-symbol logits ``(B, T, V)`` (a ``Padded``) at every step, starting from ``state``

@@ -4,6 +4,8 @@ sequences or token ids, many-to-many (tagging, sequence regression) or many-to-o
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Mapping
 from functools import partial
 
 import torch
@@ -13,11 +15,58 @@ from convrec.checks import describe, fail, one_of, positive_int
 from convrec.errors import InvalidTypeError
 from convrec.models.arguments import input_kind
 from convrec.models.registry import register
-from convrec.nn import GRU, LSTM, RNN, Embedding, GlobalPool, Padded, Pointwise
+from convrec.nn import Embedding, GlobalPool, Padded, Pointwise, Recurrent, RecurrentCell
+from convrec.nn.cell_protocol import find_cell, registered_cells
+from convrec.plugins import load_entry_points
 
-LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+PRESETS = ("rnn", "lstm", "gru")
 POOLINGS = ("last", "mean", "max")
 PADDING_ID = 0
+# the zoo's defaults, given to the cells that take them: orthogonal recurrent weights and a
+# forget bias of 1, and the GRU in PyTorch's fused, reset-after form
+CELL_DEFAULTS = {"init": "keras", "reset_after": True}
+
+
+def build_recurrent(
+    owner: str,
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int,
+    cell_options: Mapping[str, object] | None = None,
+    **layer_options: object,
+) -> Recurrent:
+    """A :class:`convrec.nn.Recurrent` of the registered cell ``cell`` (installed plugins'
+    included), with the zoo's :data:`CELL_DEFAULTS` for the options the cell takes, overridden
+    by ``cell_options``."""
+    if not isinstance(cell, str):
+        raise fail(owner, "cell", "the name of a registered cell", describe(cell))
+    if cell not in registered_cells():
+        load_entry_points()
+    if cell not in registered_cells():
+        names = ", ".join(map(repr, registered_cells()))
+        raise fail(
+            owner,
+            "cell",
+            f"one of {names}",
+            repr(cell),
+            hint="A cell of your own is registered with convrec.nn.register_cell in a plugin.",
+        )
+    build = find_cell(cell)
+    if cell_options is not None and not isinstance(cell_options, Mapping):
+        raise fail(owner, "cell_options", "a mapping of the cell's options", describe(cell_options))
+    options = {name: value for name, value in CELL_DEFAULTS.items() if _takes(build, name)} | dict(
+        cell_options or {}
+    )
+    return Recurrent(build, input_size, hidden_size, num_layers, **layer_options, **options)
+
+
+def _takes(build: Callable[..., RecurrentCell], name: str) -> bool:
+    parameters = inspect.signature(build).parameters.values()
+    return any(
+        parameter.name == name or parameter.kind is parameter.VAR_KEYWORD
+        for parameter in parameters
+    )
 
 
 class RecurrentNet(nn.Module):
@@ -32,10 +81,15 @@ class RecurrentNet(nn.Module):
         input_shape: ``(T, I)``: steps (``None`` if they vary) and features per step; ``(T,)``
             for token ids (with ``vocab_size``).
         output_size: outputs per step (or per sequence) ``O``.
-        cell: ``'rnn'``, ``'lstm'`` or ``'gru'`` (the GRU in its fused, reset-after form).
-        hidden_size, num_layers, bidirectional, dropout: as :class:`convrec.nn.LSTM`.
+        cell: a registered cell: ``'rnn'``, ``'lstm'``, ``'gru'`` (in its fused, reset-after
+            form unless ``cell_options`` say ``reset_after: false``), ``'peephole_lstm'``,
+            ``'layer_norm_lstm'``, or a plugin's (:func:`convrec.nn.register_cell`).
+        hidden_size, num_layers, bidirectional, dropout, recurrent_dropout: as
+            :class:`convrec.nn.Recurrent`.
         return_sequences: True for sequence-to-sequence, False for one output per sequence.
-        init: ``'keras'`` (orthogonal recurrent weights, forget bias 1) or ``'torch'``.
+        init: ``'keras'`` (orthogonal recurrent weights, forget bias 1) or ``'torch'``, for cells
+            that take it.
+        cell_options: further options of the cell (``{'reset_after': False}``).
         vocab_size: for token ids, the vocabulary size ``V`` (padding id 0 included); an
             :class:`convrec.nn.Embedding` with padding id 0 then comes first, so a plain
             ``(B, T)`` batch of ids is a padded batch ending at each row's last non-zero id.
@@ -67,15 +121,16 @@ class RecurrentNet(nn.Module):
         num_layers: int = 2,
         bidirectional: bool = False,
         dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
         return_sequences: bool = True,
         init: str = "keras",
         vocab_size: int | None = None,
         embedding_dim: int = 64,
         pooling: str = "last",
+        cell_options: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__()
         owner = "RecurrentNet"
-        one_of(owner, "cell", cell, list(LAYERS))
         one_of(owner, "pooling", pooling, POOLINGS)
         positive_int(owner, "output_size", output_size)
         if return_sequences and pooling != "last":
@@ -92,19 +147,20 @@ class RecurrentNet(nn.Module):
             self.embedding = Embedding(
                 vocab_size, positive_int(owner, "embedding_dim", embedding_dim), PADDING_ID
             )
-        options = {"reset_after": True} if cell == "gru" else {}
-        self.recurrent = LAYERS[cell](
+        self.recurrent = build_recurrent(
+            owner,
+            cell,
             embedding_dim if tokens else input_shape[-1],
             hidden_size,
             num_layers,
+            {"init": init, **(cell_options or {})},
             dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
             bidirectional=bidirectional,
             return_sequences=return_sequences or pooling != "last",
-            init=init,
-            **options,
         )
         self.pool = None if return_sequences or pooling == "last" else GlobalPool(pooling)
-        read_out = nn.Linear(hidden_size * (2 if bidirectional else 1), output_size)
+        read_out = nn.Linear(self.recurrent.output_size, output_size)
         self.head = Pointwise(read_out) if return_sequences else read_out
 
     def forward(self, x: Tensor | Padded) -> Tensor | Padded:
@@ -127,7 +183,7 @@ class RecurrentNet(nn.Module):
         return self.head(features)
 
 
-for _cell in LAYERS:
+for _cell in PRESETS:
     register(
         _cell,
         f"{_cell.upper()} stack with a linear read-out (many-to-many or many-to-one)",

@@ -11,18 +11,22 @@ Conventions, for every layer in this package:
 """
 
 from convrec.nn.blocks import ConvBNReLU, ResidualBlock, VGGBlock
+from convrec.nn.cell_protocol import RecurrentCell, find_cell, register_cell, registered_cells
 from convrec.nn.cells import (
     GRUCell,
     LSTMCell,
+    MatrixCell,
     RNNCell,
     flip_update_gate,
     gru_cell,
     lstm_cell,
+    peephole_lstm_cell,
     rnn_cell,
 )
 from convrec.nn.conv import Conv1d, Conv2d, Conv3d, convolve, convolve_reference
 from convrec.nn.embedding import Embedding, OneHot
 from convrec.nn.init import init_conv_, init_recurrent_
+from convrec.nn.lstm_variants import LayerNormLSTMCell, PeepholeLSTMCell
 from convrec.nn.norm import BatchNorm
 from convrec.nn.padded import (
     Padded,
@@ -43,7 +47,7 @@ from convrec.nn.pool import (
     reduce_valid,
 )
 from convrec.nn.receptive import LayerField, receptive_field
-from convrec.nn.recurrent import GRU, LSTM, RNN, scan_reference
+from convrec.nn.recurrent import GRU, LSTM, RNN, Recurrent, scan_reference
 from convrec.nn.sizes import conv_output_size, effective_kernel, padding_pair, pool_output_size
 
 __all__ = [
@@ -61,19 +65,25 @@ __all__ = [
     "KMaxPool1d",
     "LSTMCell",
     "LayerField",
+    "LayerNormLSTMCell",
+    "MatrixCell",
     "OneHot",
     "Padded",
+    "PeepholeLSTMCell",
     "Pointwise",
     "Pool1d",
     "Pool2d",
     "Pool3d",
     "RNNCell",
+    "Recurrent",
+    "RecurrentCell",
     "ResidualBlock",
     "VGGBlock",
     "conv_output_size",
     "convolve",
     "convolve_reference",
     "effective_kernel",
+    "find_cell",
     "flip_update_gate",
     "gru_cell",
     "init_conv_",
@@ -81,11 +91,14 @@ __all__ = [
     "last_valid",
     "lstm_cell",
     "padding_pair",
+    "peephole_lstm_cell",
     "pool_fast",
     "pool_output_size",
     "pool_windows",
     "receptive_field",
     "reduce_valid",
+    "register_cell",
+    "registered_cells",
     "reverse_sequences",
     "rnn_cell",
     "scan_reference",

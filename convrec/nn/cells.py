@@ -1,8 +1,11 @@
 """Recurrent cells written from the lecture notes' equations: one time step each.
 
 Each cell is a pure function of ``(x_t, state, weights)``, the reference every fast path is tested
-against, and a module that holds the weights. Weights use PyTorch's layout so that cells and
-layers exchange weights with ``torch.nn`` and cuDNN:
+against, and a module that holds the weights and follows the cell protocol of
+:mod:`convrec.nn.cell_protocol`, with a fused scan: PyTorch's kernels (cuDNN on GPU) where they
+compute the cell, else the hand-written backward through time of :mod:`convrec.nn.fast_scan`.
+Weights use PyTorch's layout so that cells and layers exchange weights with ``torch.nn`` and
+cuDNN:
 
 - ``weight_ih``: ``(G * H, I)``, the input weights of all ``G`` gates stacked;
 - ``weight_hh``: ``(G * H, H)``, the recurrent weights;
@@ -18,7 +21,10 @@ from torch import Tensor, nn
 
 from convrec.checks import fail, one_of, positive_int
 from convrec.errors import InvalidTypeError
+from convrec.nn.aten_scan import aten_scan
+from convrec.nn.cell_protocol import RecurrentCell, ScanResult, register_cell, stacked
 from convrec.nn.checks import floating_tensor
+from convrec.nn.fast_scan import gru_scan, lstm_scan, rnn_scan
 from convrec.nn.init import RECURRENT_SCHEMES, init_recurrent_
 
 LSTMState = tuple[Tensor, Tensor]
@@ -92,6 +98,45 @@ def lstm_gates(
     return torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
 
 
+def peephole_lstm_cell(
+    x: Tensor,
+    state: LSTMState,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None,
+    bias_hh: Tensor | None,
+    weight_peephole: Tensor,
+) -> LSTMState:
+    """One step of the LSTM with peephole connections (Gers & Schmidhuber 2000, "Recurrent nets
+    that time and count"; Gers, Schraudolph & Schmidhuber 2002): the gates also look at the cell
+    state through diagonal weights ``p_i, p_f, p_o``, the input and forget gates at ``C_{t-1}``,
+    the output gate at the new ``C_t``:
+
+        i_t = sigmoid(W_i [h_{t-1}, x_t] + p_i * C_{t-1} + b_i)        input gate
+        f_t = sigmoid(W_f [h_{t-1}, x_t] + p_f * C_{t-1} + b_f)        forget gate
+        C~_t = tanh(W_C [h_{t-1}, x_t] + b_C)                          candidate cell state
+        C_t = f_t * C_{t-1} + i_t * C~_t                               cell state
+        o_t = sigmoid(W_o [h_{t-1}, x_t] + p_o * C_t + b_o)            output gate
+        h_t = o_t * tanh(C_t)                                          hidden state
+
+    Shape:
+        x: ``(B, I)``; state: ``(h, C)``, each ``(B, H)``; ``weight_peephole``: ``(3 * H,)``,
+        ``[p_i; p_f; p_o]``; returns ``(h_t, C_t)``.
+    """
+    h, c = state
+    p_i, p_f, p_o = weight_peephole.chunk(3)
+    a_i, a_f, a_g, a_o = (_linear(x, weight_ih, bias_ih) + _linear(h, weight_hh, bias_hh)).chunk(
+        4, dim=-1
+    )
+    i = torch.sigmoid(a_i + p_i * c)
+    f = torch.sigmoid(a_f + p_f * c)
+    candidate = torch.tanh(a_g)
+    c = f * c + i * candidate
+    o = torch.sigmoid(a_o + p_o * c)
+    h = o * torch.tanh(c)
+    return h, c
+
+
 def gru_cell(
     x: Tensor,
     h: Tensor,
@@ -159,9 +204,10 @@ def _linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     return torch.nn.functional.linear(x, weight, bias)
 
 
-class _Cell(nn.Module):
-    """Holds one cell's weights; ``gates`` is the number of stacked blocks ``G``, and
-    ``gate_names`` names the blocks of ``weight_hh`` in order."""
+class MatrixCell(RecurrentCell):
+    """A cell whose gates are affine in ``x_t`` and ``h_{t-1}`` through stacked weights in
+    PyTorch's layout (see the module docstring); ``gates`` is the number of stacked blocks ``G``,
+    and ``gate_names`` names the blocks of ``weight_hh`` in order."""
 
     gates: int
     gate_names: tuple[str, ...]
@@ -173,6 +219,8 @@ class _Cell(nn.Module):
         owner = type(self).__name__
         self.input_size = positive_int(owner, "input_size", input_size)
         self.hidden_size = positive_int(owner, "hidden_size", hidden_size)
+        if not isinstance(bias, bool):
+            raise fail(owner, "bias", "True or False", repr(bias), error=InvalidTypeError)
         rows = self.gates * hidden_size
         self.weight_ih = nn.Parameter(torch.empty(rows, input_size))
         self.weight_hh = nn.Parameter(torch.empty(rows, hidden_size))
@@ -187,8 +235,20 @@ class _Cell(nn.Module):
     def weights(self) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
 
+    def stacked_weights(self, cells: list[MatrixCell]) -> list[Tensor | None]:
+        """``weight_ih, weight_hh, bias_ih, bias_hh`` of each direction's cell stacked on a
+        leading axis ``D``."""
+        return [stacked(cells, name) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
     def initial_state(self, x: Tensor) -> Tensor:
         return x.new_zeros(x.shape[0], self.hidden_size)
+
+    def recurrent_weights(self) -> dict[str, Tensor]:
+        return dict(zip(self.gate_names, self.weight_hh.chunk(self.gates), strict=True))
+
+    def parameters_per_gate(self) -> dict[str, int]:
+        per_gate = sum(parameter.numel() for parameter in self.weights() if parameter is not None)
+        return dict.fromkeys(self.gate_names, per_gate // self.gates)
 
     def _check(self, x: Tensor, h: Tensor, argument: str) -> None:
         owner = type(self).__name__
@@ -207,7 +267,8 @@ class _Cell(nn.Module):
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias_ih is not None}"
 
 
-class RNNCell(_Cell):
+@register_cell("rnn")
+class RNNCell(MatrixCell):
     """The vanilla RNN cell ``h_t = phi(W_x x_t + W_h h_{t-1} + b)`` (see :func:`rnn_cell`).
 
     Args:
@@ -244,14 +305,39 @@ class RNNCell(_Cell):
         self._check(x, h, "h")
         return rnn_cell(x, h, *self.weights(), self.nonlinearity)
 
+    def step(self, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        return (rnn_cell(x, state[0], *self.weights(), self.nonlinearity),)
+
     def gate_values(self, x: Tensor, state: tuple[Tensor, ...]) -> dict[str, Tensor]:
         """The saturating activations of one step, ``(B, H)`` each: ``h_t`` if ``phi = tanh``."""
         if self.nonlinearity != "tanh":
             return {}
         return {"hidden (tanh)": rnn_cell(x, state[0], *self.weights(), self.nonlinearity)}
 
+    def fused_scan(
+        self,
+        cells: list[RNNCell],
+        x: Tensor,
+        lengths: Tensor | None,
+        start: tuple[Tensor, ...],
+        keep: Tensor | None,
+        need_state: bool,
+    ) -> ScanResult:
+        """PyTorch's kernel; with recurrent dropout, :func:`convrec.nn.fast_scan.rnn_scan`."""
+        if keep is None:
+            kernel = torch.rnn_tanh if self.nonlinearity == "tanh" else torch.rnn_relu
+            return aten_scan(kernel, _aten_weights(cells), x, lengths, start, need_state)
+        outputs, h = rnn_scan(
+            x, lengths, start[0], *self.stacked_weights(cells), self.nonlinearity, keep
+        )
+        return outputs, (h,)
 
-class LSTMCell(_Cell):
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, nonlinearity={self.nonlinearity!r}"
+
+
+@register_cell("lstm")
+class LSTMCell(MatrixCell):
     """The LSTM cell (see :func:`lstm_cell` for the equations).
 
     Args:
@@ -271,6 +357,7 @@ class LSTMCell(_Cell):
 
     gates = 4
     gate_names = ("input", "forget", "candidate", "output")
+    state_names = ("h", "c")
 
     def reset_parameters(self) -> None:
         hidden = self.hidden_size
@@ -281,7 +368,10 @@ class LSTMCell(_Cell):
             state = (self.initial_state(x), self.initial_state(x))
         self._check(x, state[0], "state[0] (h)")
         self._check(x, state[1], "state[1] (C)")
-        return lstm_cell(x, state, *self.weights())
+        return self.step(x, state)
+
+    def step(self, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        return lstm_cell(x, (state[0], state[1]), *self.weights())
 
     def gate_values(self, x: Tensor, state: tuple[Tensor, ...]) -> dict[str, Tensor]:
         """The gates of one step, ``(B, H)`` each, given ``x_t`` and ``(h_{t-1}, C_{t-1})``."""
@@ -293,8 +383,24 @@ class LSTMCell(_Cell):
             "output (sigmoid)": o,
         }
 
+    def fused_scan(
+        self,
+        cells: list[LSTMCell],
+        x: Tensor,
+        lengths: Tensor | None,
+        start: tuple[Tensor, ...],
+        keep: Tensor | None,
+        need_state: bool,
+    ) -> ScanResult:
+        """PyTorch's kernel; with recurrent dropout, :func:`convrec.nn.fast_scan.lstm_scan`."""
+        if keep is None:
+            return aten_scan(torch.lstm, _aten_weights(cells), x, lengths, start, need_state)
+        outputs, h, c = lstm_scan(x, lengths, *start, *self.stacked_weights(cells), keep=keep)
+        return outputs, (h, c)
 
-class GRUCell(_Cell):
+
+@register_cell("gru")
+class GRUCell(MatrixCell):
     """The GRU cell (see :func:`gru_cell` for the equations and the two variants).
 
     Args:
@@ -302,8 +408,7 @@ class GRUCell(_Cell):
         hidden_size: units ``H``.
         bias: learn the gate biases.
         reset_after: False (default) applies the reset gate to ``h`` before the matmul, as the
-            notes write it; True applies it after, as cuDNN does (required for the fast native
-            backend of :class:`convrec.nn.GRU`).
+            notes write it; True applies it after, as cuDNN does (PyTorch's fused kernel).
         init: ``'torch'`` or ``'keras'``.
 
     Shape:
@@ -337,10 +442,37 @@ class GRUCell(_Cell):
         self._check(x, h, "h")
         return gru_cell(x, h, *self.weights(), self.reset_after)
 
+    def step(self, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        return (gru_cell(x, state[0], *self.weights(), self.reset_after),)
+
     def gate_values(self, x: Tensor, state: tuple[Tensor, ...]) -> dict[str, Tensor]:
         """The gates of one step, ``(B, H)`` each, given ``x_t`` and ``h_{t-1}``."""
         r, z, candidate = gru_gates(x, state[0], *self.weights(), self.reset_after)
         return {"reset (sigmoid)": r, "update (sigmoid)": z, "candidate (tanh)": candidate}
 
+    def fused_scan(
+        self,
+        cells: list[GRUCell],
+        x: Tensor,
+        lengths: Tensor | None,
+        start: tuple[Tensor, ...],
+        keep: Tensor | None,
+        need_state: bool,
+    ) -> ScanResult:
+        """PyTorch's kernel for ``reset_after=True`` without recurrent dropout (its update gate
+        is ``1 - z``: the weights go in flipped), else :func:`convrec.nn.fast_scan.gru_scan`."""
+        if keep is None and self.reset_after:
+            weights = [[flip_update_gate(part) for part in cell] for cell in _aten_weights(cells)]
+            return aten_scan(torch.gru, weights, x, lengths, start, need_state)
+        outputs, h = gru_scan(
+            x, lengths, start[0], *self.stacked_weights(cells), self.reset_after, keep
+        )
+        return outputs, (h,)
+
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, reset_after={self.reset_after}"
+
+
+def _aten_weights(cells: list[MatrixCell]) -> list[list[Tensor]]:
+    """Each direction's weights as PyTorch's kernels take them (biases left out if none)."""
+    return [[weight for weight in cell.weights() if weight is not None] for cell in cells]

@@ -23,7 +23,7 @@ from convrec.errors import InvalidTypeError
 from convrec.nn.conv import _ConvNd
 from convrec.nn.padded import Padded
 from convrec.nn.pool import GlobalPool, KMaxPool1d, _PoolNd
-from convrec.nn.recurrent import _Recurrent
+from convrec.nn.recurrent import Recurrent
 
 _TORCH_WINDOWED = (
     nn.Conv1d,
@@ -36,7 +36,7 @@ _TORCH_WINDOWED = (
     nn.AvgPool2d,
     nn.AvgPool3d,
 )
-_WHOLE_INPUT = (_Recurrent, GlobalPool, KMaxPool1d, nn.RNNBase)
+_WHOLE_INPUT = (Recurrent, GlobalPool, KMaxPool1d, nn.RNNBase)
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ def _widest(fields: list[_Field]) -> _Field | None:
 def _apply(module: nn.Module, incoming: _Field | None) -> _Field:
     """The field of ``module``'s output given its input's."""
     if isinstance(module, _WHOLE_INPUT):
-        keeps_time = isinstance(module, (_Recurrent, nn.RNNBase)) and getattr(
+        keeps_time = isinstance(module, (Recurrent, nn.RNNBase)) and getattr(
             module, "return_sequences", True
         )
         jump = incoming.jump if incoming is not None and keeps_time else None

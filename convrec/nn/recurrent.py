@@ -1,5 +1,5 @@
-"""Stacked and bidirectional recurrent layers over padded batches: :class:`RNN`, :class:`LSTM`,
-:class:`GRU`.
+"""Stacked and bidirectional recurrent layers over padded batches, for any cell:
+:class:`Recurrent`, and its presets :class:`RNN`, :class:`LSTM`, :class:`GRU`.
 
 With a :class:`Padded` input every sequence runs to its true length: the forward direction stops
 at its last valid step, and the reverse direction starts there (each sequence is reversed within
@@ -7,74 +7,87 @@ its length, run forward, and reversed back), so neither direction ever reads pad
 
 Two backends compute the same numbers:
 
-- ``'reference'``: a Python loop over time calling the cells of :mod:`convrec.nn.cells`; final
-  states are frozen once ``t`` reaches a sequence's length.
-- ``'native'``: PyTorch's fused recurrent kernels (``torch.lstm``, ``torch.gru``,
-  ``torch.rnn_tanh``, ``torch.rnn_relu``; cuDNN on GPU), one call per layer and direction over the
-  padded batch, with the layer's own weights. Outputs before each length are exact because padding
-  only follows them; final hidden states are read at each last valid step. An LSTM asked for its
-  final cell state on a batch of mixed lengths runs in chunks of time that end at each distinct
-  length (see ``_run_to_each_length``). Nothing is packed.
+- ``'reference'``: a Python loop over time calling the cell's ``step``, its equations; the state
+  stops changing once ``t`` reaches a sequence's length.
+- ``'fused'``: the cell's ``fused_scan`` over each layer, both directions at once: for the cells of
+  :mod:`convrec.nn.cells`, PyTorch's fused kernels (cuDNN on GPU) where they compute the cell, and
+  otherwise (the notes' GRU with ``reset_after=False``, the peephole LSTM, recurrent dropout) the
+  hand-written backward through time of :mod:`convrec.nn.fast_scan`.
 
-``backend='auto'`` picks ``'native'`` unless the cell needs the loop: the notes' GRU
-(``reset_after=False``) and recurrent dropout have no fused kernel.
+``backend='auto'`` picks ``'fused'`` when the cell has a fused scan. A step hook
+(:meth:`Recurrent.register_step_hook`) runs the reference loop, which sees every step.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
-from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.hooks import RemovableHandle
 
 from convrec.checks import describe, fail, one_of, positive_int, probability
 from convrec.errors import InvalidTypeError
-from convrec.nn.cells import (
-    GRUCell,
-    LSTMCell,
-    RNNCell,
-    flip_update_gate,
-    gru_cell,
-    lstm_cell,
-    rnn_cell,
-)
+from convrec.nn.cell_protocol import RecurrentCell, find_cell
+from convrec.nn.cells import GRUCell, LSTMCell, RNNCell, flip_update_gate
 from convrec.nn.checks import channels, parameter_dtype
-from convrec.nn.init import RECURRENT_SCHEMES
-from convrec.nn.padded import Padded, last_valid, reverse_sequences, unwrap, wrap
+from convrec.nn.padded import Padded, reverse_sequences, unwrap, wrap
 
-BACKENDS = ("auto", "native", "reference")
-State = Tensor | tuple[Tensor, Tensor]
+BACKENDS = ("auto", "fused", "reference")
+State = Tensor | tuple[Tensor, ...]
 # (x_t, recurrent state entering the step, state after the step)
 StepRecord = Callable[[Tensor, tuple[Tensor, ...], tuple[Tensor, ...]], None]
+# (cell_index = layer * D + direction, x_t, recurrent state entering the step, state after it)
+StepHook = Callable[[int, Tensor, tuple[Tensor, ...], tuple[Tensor, ...]], None]
 
 
-class _Recurrent(nn.Module):
-    """Shared machinery. Subclasses set ``cell_class`` and define ``_step(cell)``, the cell
-    equation as a function ``(x_t, state) -> state``, and ``_native_kernel(cell)``, the fused op.
+class Recurrent(nn.Module):
+    """Stacked, optionally bidirectional layers of any recurrent cell over padded batches.
 
-    ``recorder``, when set to a function ``(cell_index, x_t, previous_state, state)``, forces the
-    reference backend and sees every step of every cell (``cell_index = layer * D + direction``);
-    the diagnostics of :mod:`convrec.diagnose.gradient_flow` use it.
+    Args:
+        cell: a :class:`convrec.nn.RecurrentCell` subclass (or a function building one), or the
+            name of a registered cell (``'lstm'``, ``'gru'``, ``'rnn'``, ``'peephole_lstm'``,
+            ``'layer_norm_lstm'``, and plugins' cells); built as
+            ``cell(input_size_of_the_layer, hidden_size, **cell_options)`` once per layer and
+            direction.
+        input_size: features ``I``.
+        hidden_size: units ``H`` per direction.
+        num_layers: stacked layers; layer ``l + 1`` reads layer ``l``'s outputs.
+        dropout: dropout on the outputs of every layer but the last.
+        recurrent_dropout: dropout on the output state ``h_{t-1}`` where it enters the step, one
+            mask per sequence, the same at every step (Gal & Ghahramani 2016).
+        bidirectional: add a reverse direction; outputs are concatenated ``[forward; reverse]``.
+        return_sequences: True for all steps (many-to-many), False for one vector per sequence
+            (many-to-one).
+        return_state: also return the final state.
+        backend: ``'auto'``, ``'fused'`` or ``'reference'`` (see the module docstring).
+        **cell_options: passed to every cell (``bias``, ``init``, ``reset_after``, ...).
+
+    Shape:
+        input: ``(B, T, I)`` or a :class:`Padded`; output ``(B, T, D * S)`` or ``(B, D * S)``,
+        ``S`` the size of the cell's output (state part 0), ``D`` = 2 if bidirectional.
+
+    Example:
+        >>> layer = Recurrent("peephole_lstm", 3, 4, num_layers=2, bidirectional=True)
+        >>> layer(Padded(torch.randn(2, 7, 3), [7, 4])).data.shape
+        torch.Size([2, 7, 8])
     """
-
-    cell_class: type[nn.Module]
-    has_cell_state = False
 
     def __init__(
         self,
+        cell: str | Callable[..., RecurrentCell],
         input_size: int,
         hidden_size: int,
         num_layers: int = 1,
-        bias: bool = True,
+        *,
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
         bidirectional: bool = False,
         return_sequences: bool = True,
         return_state: bool = False,
         backend: str = "auto",
-        init: str = "torch",
         **cell_options: object,
     ) -> None:
         super().__init__()
@@ -85,7 +98,6 @@ class _Recurrent(nn.Module):
         self.dropout = probability(owner, "dropout", dropout)
         self.recurrent_dropout = probability(owner, "recurrent_dropout", recurrent_dropout)
         for name, flag in (
-            ("bias", bias),
             ("bidirectional", bidirectional),
             ("return_sequences", return_sequences),
             ("return_state", return_state),
@@ -95,42 +107,78 @@ class _Recurrent(nn.Module):
         self.bidirectional = bidirectional
         self.return_sequences = return_sequences
         self.return_state = return_state
-        one_of(owner, "init", init, RECURRENT_SCHEMES)
         self.num_directions = 2 if bidirectional else 1
-        self.cells = nn.ModuleList(
-            self.cell_class(
-                input_size if layer == 0 else hidden_size * self.num_directions,
-                hidden_size,
-                bias,
-                init=init,
-                **cell_options,
+        build = find_cell(cell) if isinstance(cell, str) else cell
+        if not callable(build):
+            raise fail(
+                owner,
+                "cell",
+                "a RecurrentCell subclass, a function building one, or a registered name",
+                describe(cell),
+                error=InvalidTypeError,
             )
-            for layer in range(num_layers)
-            for _ in range(self.num_directions)
-        )
+        cells = []
+        for layer in range(num_layers):
+            for _ in range(self.num_directions):
+                size = (
+                    input_size if layer == 0 else self.num_directions * self._output_size(cells[0])
+                )
+                cells.append(build(size, hidden_size, **cell_options))
+                if not isinstance(cells[-1], RecurrentCell):
+                    raise fail(
+                        owner,
+                        "cell",
+                        "a RecurrentCell subclass, a function building one, or a registered name",
+                        f"{describe(cell)}, which built {describe(cells[-1])}",
+                        error=InvalidTypeError,
+                    )
+        self.cells = nn.ModuleList(cells)
         self.backend = one_of(owner, "backend", backend, BACKENDS)
-        self.recorder: Callable[..., None] | None = None
-        reason = self._why_not_native(training=True)
-        if backend == "native" and reason:
-            raise fail(owner, "backend", "'auto' or 'reference'", "'native'", hint=f"{reason}.")
+        if backend == "fused" and self.cells[0].fused_scan is None:
+            raise fail(
+                owner,
+                "backend",
+                "'auto' or 'reference'",
+                "'fused'",
+                hint=f"{type(self.cells[0]).__name__} has no fused_scan.",
+            )
+        self._step_hooks: OrderedDict[int, StepHook] = OrderedDict()
 
-    def _why_not_native(self, training: bool) -> str:
-        """Why the fused kernel cannot compute this layer, or '' if it can."""
-        if training and self.recurrent_dropout > 0:
-            return "Recurrent dropout has no fused kernel"
-        return ""
+    @staticmethod
+    def _output_size(cell: RecurrentCell) -> int:
+        return cell.state_sizes()[0]
+
+    @property
+    def output_size(self) -> int:
+        """Features per step of the output: ``D * S``."""
+        return self.num_directions * self._output_size(self.cells[0])
+
+    @property
+    def cell_name(self) -> str:
+        """The cell's class name without a ``Cell`` suffix (``'LSTM'``)."""
+        return type(self.cells[0]).__name__.removesuffix("Cell")
+
+    def register_step_hook(self, hook: StepHook) -> RemovableHandle:
+        """Call ``hook(cell_index, x_t, recurrent_state, state)`` after every step of every cell
+        (``cell_index = layer * D + direction``; ``recurrent_state`` is the state entering the
+        step after recurrent dropout). While a hook is registered the layer runs the reference
+        loop. Returns a handle whose ``remove()`` takes the hook away."""
+        handle = RemovableHandle(self._step_hooks)
+        self._step_hooks[handle.id] = hook
+        return handle
 
     def forward(self, x: Tensor | Padded, state: State | None = None) -> Tensor | Padded | tuple:
         """Run the layer.
 
         Args:
             x: ``(B, T, I)`` or a :class:`Padded` of it.
-            state: initial state, ``(num_layers * D, B, H)`` (``D`` = 2 if bidirectional), or a
-                pair ``(h_0, c_0)`` of those for an LSTM; None for zeros.
+            state: initial state, ``(num_layers * D, B, S)``, or a tuple of such parts in the
+                order of the cell's ``state_names`` (``(h_0, c_0)`` for an LSTM); None for
+                zeros.
 
         Returns:
-            ``(B, T, D * H)`` (a ``Padded`` for a ``Padded`` input) with
-            ``return_sequences=True``, else ``(B, D * H)``: each direction's output at the end of
+            ``(B, T, D * S)`` (a ``Padded`` for a ``Padded`` input) with
+            ``return_sequences=True``, else ``(B, D * S)``: each direction's output at the end of
             its pass (the forward one at each sequence's last valid step). With
             ``return_state=True``, a pair ``(output, final_state)`` with the final state shaped
             like ``state``, taken at each sequence's true length.
@@ -138,146 +186,105 @@ class _Recurrent(nn.Module):
         owner = type(self).__name__
         data, lengths, _ = unwrap(owner, x, 3, "(B, T, C)", (1,))
         channels(owner, data, -1, self.input_size, "(B, T, C)")
-        parameter_dtype(owner, data, self.cells[0].weight_ih)
+        first = next(self.cells[0].parameters(), None)
+        if first is not None:
+            parameter_dtype(owner, data, first)
         initial = self._initial_state(state, data)
-        native = self.recorder is None and (
-            self.backend == "native"
-            or (self.backend == "auto" and not self._why_not_native(self.training))
+        fused = not self._step_hooks and (
+            self.backend == "fused"
+            or (self.backend == "auto" and self.cells[0].fused_scan is not None)
         )
+        need_state = self.return_state
+        directions = self.num_directions
         layer_input, final_states = data, []
         for layer in range(self.num_layers):
-            outputs = []
-            for direction in range(self.num_directions):
-                index = layer * self.num_directions + direction
-                start = tuple(part[index] for part in initial)
-                output, final = self._run_direction(
-                    index, layer_input, lengths, start, direction == 1, native
-                )
-                outputs.append(output)
-                final_states.append(final)
-            layer_input = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
+            span = slice(layer * directions, (layer + 1) * directions)
+            start = tuple(part[span] for part in initial)
+            output, final = self._run_layer(layer, layer_input, lengths, start, fused, need_state)
+            final_states.append(final)
+            layer_input = output
             if layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, self.training)
-        final_state = tuple(torch.stack(part) for part in zip(*final_states, strict=True))
+        final_state = tuple(torch.cat(parts) for parts in zip(*final_states, strict=True))
         if self.return_sequences:
             output = wrap(layer_input, lengths)
         else:
-            output = torch.cat(list(final_state[0][-self.num_directions :]), dim=-1)
+            output = torch.cat(list(final_state[0][-directions:]), dim=-1)
         if not self.return_state:
             return output
-        return output, (final_state if self.has_cell_state else final_state[0])
+        return output, (final_state if len(final_state) > 1 else final_state[0])
 
     def _initial_state(self, state: State | None, data: Tensor) -> tuple[Tensor, ...]:
         owner = type(self).__name__
-        shape = (self.num_layers * self.num_directions, data.shape[0], self.hidden_size)
-        parts = 2 if self.has_cell_state else 1
+        cell = self.cells[0]
+        rows, batch = self.num_layers * self.num_directions, data.shape[0]
+        shapes = [(rows, batch, size) for size in cell.state_sizes()]
         if state is None:
-            return tuple(data.new_zeros(shape) for _ in range(parts))
+            return tuple(data.new_zeros(shape) for shape in shapes)
         given = state if isinstance(state, tuple | list) else (state,)
+        names = ", ".join(cell.state_names)
         expected = (
-            f"{'a pair (h_0, c_0) of tensors' if parts == 2 else 'a tensor'} of shape {shape}"
+            f"a tensor of shape {shapes[0]}"
+            if len(shapes) == 1
+            else f"a tuple ({names}) of tensors of shapes {', '.join(map(str, shapes))}"
         )
-        if len(given) != parts or not all(isinstance(part, Tensor) for part in given):
+        if len(given) != len(shapes) or not all(isinstance(part, Tensor) for part in given):
             raise fail(owner, "state", expected, describe(state), error=InvalidTypeError)
-        for part in given:
+        for part, shape in zip(given, shapes, strict=True):
             if part.shape != shape or part.dtype != data.dtype:
                 raise fail(owner, "state", f"{expected} and dtype {data.dtype}", describe(part))
         return tuple(given)
 
-    def _run_direction(
+    def _run_layer(
         self,
-        index: int,
+        layer: int,
         x: Tensor,
         lengths: Tensor | None,
         start: tuple[Tensor, ...],
-        reverse: bool,
-        native: bool,
+        fused: bool,
+        need_state: bool,
     ) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """One layer in one direction: ``(B, T, I) -> (B, T, H)`` and the final state."""
-        if reverse:
-            x = reverse_sequences(x, lengths)
-        cell = self.cells[index]
-        if native:
-            output, final = self._scan_native(cell, x, lengths, start)
+        """One layer, every direction: ``(B, T, I) -> (B, T, D * S)`` and the final state parts
+        ``(D, B, S_k)``."""
+        directions = self.num_directions
+        cells = list(self.cells[layer * directions : (layer + 1) * directions])
+        inputs = [x] + ([reverse_sequences(x, lengths)] if directions == 2 else [])
+        keep = None
+        if self.training and self.recurrent_dropout > 0:
+            ones = x.new_ones(directions, x.shape[0], self._output_size(cells[0]))
+            keep = F.dropout(ones, self.recurrent_dropout)
+        if fused:
+            stacked = inputs[0].unsqueeze(0) if directions == 1 else torch.stack(inputs)
+            outputs, final = cells[0].fused_scan(cells, stacked, lengths, start, keep, need_state)
+            outputs = list(outputs.unbind(0))
         else:
-            keep = None
-            if self.training and self.recurrent_dropout > 0:
-                keep = F.dropout(x.new_ones(x.shape[0], self.hidden_size), self.recurrent_dropout)
-            record = None if self.recorder is None else partial(self.recorder, index)
-            output, final = scan_reference(self._step(cell), x, lengths, start, keep, record)
-        if reverse:
-            output = reverse_sequences(output, lengths)
-        return output, final
+            outputs, finals = [], []
+            for direction, cell in enumerate(cells):
+                record = self._recorder(layer * directions + direction)
+                output, final = scan_reference(
+                    cell.step,
+                    inputs[direction],
+                    lengths,
+                    tuple(part[direction] for part in start),
+                    None if keep is None else keep[direction],
+                    record,
+                )
+                outputs.append(output)
+                finals.append(final)
+            final = tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
+        if directions == 2:
+            outputs[1] = reverse_sequences(outputs[1], lengths)
+        return torch.cat(outputs, dim=-1) if directions == 2 else outputs[0], final
 
-    def _scan_native(
-        self, cell: nn.Module, x: Tensor, lengths: Tensor | None, start: tuple[Tensor, ...]
-    ) -> tuple[Tensor, tuple[Tensor, ...]]:
-        weights = self._native_weights(cell)
-        has_bias = cell.bias_ih is not None
-        train = torch.is_grad_enabled()
-        kernel = self._native_kernel(cell)
+    def _recorder(self, index: int) -> StepRecord | None:
+        if not self._step_hooks:
+            return None
 
-        def run(chunk: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
-            hidden = tuple(part.unsqueeze(0) for part in state)
-            output, *final = kernel(
-                chunk, _hx(hidden), weights, has_bias, 1, 0.0, train, False, True
-            )
-            return output, tuple(part[0] for part in final)
+        def record(x: Tensor, recurrent: tuple[Tensor, ...], state: tuple[Tensor, ...]) -> None:
+            for hook in list(self._step_hooks.values()):
+                hook(index, x, recurrent, state)
 
-        if lengths is None:
-            return run(x, start)
-        if self.has_cell_state and self.return_state:
-            return _run_to_each_length(run, x, lengths, start)
-        output, _ = run(x, start)
-        return output, (last_valid(output, lengths),)
-
-    def _native_weights(self, cell: nn.Module) -> list[Tensor]:
-        return [weight for weight in cell.weights() if weight is not None]
-
-    @classmethod
-    def from_torch(cls, module: nn.RNNBase, **options: object) -> _Recurrent:
-        """Build a layer holding a copy of a ``torch.nn`` recurrent module's weights.
-
-        Args:
-            module: a ``torch.nn.RNN``, ``LSTM`` or ``GRU`` of the matching kind (no projections).
-            **options: further keyword arguments of the layer (``return_sequences``, ...).
-        """
-        torch_class = {LSTM: nn.LSTM, GRU: nn.GRU, RNN: nn.RNN}[cls]
-        if not isinstance(module, torch_class) or getattr(module, "proj_size", 0):
-            raise fail(
-                f"{cls.__name__}.from_torch",
-                "module",
-                f"a torch.nn.{torch_class.__name__} without projections",
-                type(module).__name__,
-                error=InvalidTypeError,
-            )
-        layer = cls(
-            module.input_size,
-            module.hidden_size,
-            module.num_layers,
-            module.bias,
-            module.dropout,
-            bidirectional=module.bidirectional,
-            **cls._options_from_torch(module),
-            **options,
-        ).to(module.weight_ih_l0)  # the source's dtype and device
-        with torch.no_grad():
-            for index, cell in enumerate(layer.cells):
-                layer_index, direction = divmod(index, layer.num_directions)
-                suffix = f"_l{layer_index}{'_reverse' if direction else ''}"
-                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                    source = getattr(module, f"{name}{suffix}", None)
-                    if source is not None:
-                        getattr(cell, name).copy_(layer._weight_from_torch(source))
-        return layer
-
-    @staticmethod
-    def _options_from_torch(module: nn.RNNBase) -> dict[str, object]:
-        return {}
-
-    @staticmethod
-    def _weight_from_torch(weight: Tensor) -> Tensor:
-        return weight
+        return record
 
     def extra_repr(self) -> str:
         return (
@@ -287,37 +294,6 @@ class _Recurrent(nn.Module):
             f"return_sequences={self.return_sequences}, return_state={self.return_state}, "
             f"backend={self.backend!r}"
         )
-
-
-def _hx(hidden: tuple[Tensor, ...]) -> Tensor | tuple[Tensor, ...]:
-    """The fused kernels take an LSTM's state as a pair and the others' as one tensor."""
-    return hidden if len(hidden) == 2 else hidden[0]
-
-
-def _run_to_each_length(
-    run: Callable[[Tensor, tuple[Tensor, ...]], tuple[Tensor, tuple[Tensor, ...]]],
-    x: Tensor,
-    lengths: Tensor,
-    start: tuple[Tensor, ...],
-) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """Run a fused kernel over the whole batch in chunks of time that end at each distinct length,
-    carrying the state across chunks and keeping each sequence's state where its chunk ends.
-
-    An LSTM's cell state at a sequence's last valid step is not among the kernel's outputs; this
-    reads it exactly, with the padded call's total number of steps and one call per distinct
-    length, and without packing.
-    """
-    state, final, outputs, begin = start, start, [], 0
-    for end in sorted(set(lengths.tolist())):
-        output, state = run(x[:, begin:end], state)
-        outputs.append(output)
-        ends_here = (lengths == end).unsqueeze(-1)
-        final = tuple(
-            torch.where(ends_here, now, before) for now, before in zip(state, final, strict=True)
-        )
-        begin = end
-    output = torch.cat(outputs, dim=1)
-    return F.pad(output, (0, 0, 0, x.shape[1] - begin)), final
 
 
 def scan_reference(
@@ -358,7 +334,90 @@ def scan_reference(
     return torch.stack(outputs, dim=1), state
 
 
-class RNN(_Recurrent):
+class _Preset(Recurrent):
+    """A :class:`Recurrent` of one of PyTorch's cells, with ``torch.nn``'s argument order and
+    weights exchanged with ``torch.nn`` (:meth:`from_torch`)."""
+
+    cell_class: type[RecurrentCell]
+    torch_class: type[nn.RNNBase]
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        bidirectional: bool = False,
+        return_sequences: bool = True,
+        return_state: bool = False,
+        backend: str = "auto",
+        init: str = "torch",
+        **cell_options: object,
+    ) -> None:
+        super().__init__(
+            self.cell_class,
+            input_size,
+            hidden_size,
+            num_layers,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            bidirectional=bidirectional,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            backend=backend,
+            bias=bias,
+            init=init,
+            **cell_options,
+        )
+
+    @classmethod
+    def from_torch(cls, module: nn.RNNBase, **options: object) -> _Preset:
+        """Build a layer holding a copy of a ``torch.nn`` recurrent module's weights.
+
+        Args:
+            module: a ``torch.nn.RNN``, ``LSTM`` or ``GRU`` of the matching kind (no projections).
+            **options: further keyword arguments of the layer (``return_sequences``, ...).
+        """
+        if not isinstance(module, cls.torch_class) or getattr(module, "proj_size", 0):
+            raise fail(
+                f"{cls.__name__}.from_torch",
+                "module",
+                f"a torch.nn.{cls.torch_class.__name__} without projections",
+                type(module).__name__,
+                error=InvalidTypeError,
+            )
+        layer = cls(
+            module.input_size,
+            module.hidden_size,
+            module.num_layers,
+            module.bias,
+            module.dropout,
+            bidirectional=module.bidirectional,
+            **cls._options_from_torch(module),
+            **options,
+        ).to(module.weight_ih_l0)  # the source's dtype and device
+        with torch.no_grad():
+            for index, cell in enumerate(layer.cells):
+                layer_index, direction = divmod(index, layer.num_directions)
+                suffix = f"_l{layer_index}{'_reverse' if direction else ''}"
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    source = getattr(module, f"{name}{suffix}", None)
+                    if source is not None:
+                        getattr(cell, name).copy_(layer._weight_from_torch(source))
+        return layer
+
+    @staticmethod
+    def _options_from_torch(module: nn.RNNBase) -> dict[str, object]:
+        return {}
+
+    @staticmethod
+    def _weight_from_torch(weight: Tensor) -> Tensor:
+        return weight
+
+
+class RNN(_Preset):
     """Stacked, optionally bidirectional vanilla RNN, ``h_t = phi(W_x x_t + W_h h_{t-1} + b)``.
 
     Args:
@@ -369,12 +428,12 @@ class RNN(_Recurrent):
         nonlinearity: ``'tanh'`` or ``'relu'``.
         dropout: dropout on the outputs of every layer but the last.
         recurrent_dropout: dropout on ``h_{t-1}`` where it enters the recurrence, one mask per
-            sequence (reference backend only).
+            sequence.
         bidirectional: add a reverse direction; outputs are concatenated ``[forward; reverse]``.
         return_sequences: True for all steps (many-to-many), False for one vector per sequence
             (many-to-one).
         return_state: also return the final state.
-        backend: ``'auto'``, ``'native'`` or ``'reference'``.
+        backend: ``'auto'``, ``'fused'`` or ``'reference'``.
         init: ``'torch'`` or ``'keras'``.
 
     Shape:
@@ -386,22 +445,14 @@ class RNN(_Recurrent):
     """
 
     cell_class = RNNCell
-
-    def _step(self, cell: nn.Module) -> Callable:
-        def step(x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-            return (rnn_cell(x, state[0], *cell.weights(), cell.nonlinearity),)
-
-        return step
-
-    def _native_kernel(self, cell: nn.Module) -> Callable:
-        return torch.rnn_tanh if cell.nonlinearity == "tanh" else torch.rnn_relu
+    torch_class = nn.RNN
 
     @staticmethod
     def _options_from_torch(module: nn.RNNBase) -> dict[str, object]:
         return {"nonlinearity": module.nonlinearity}
 
 
-class LSTM(_Recurrent):
+class LSTM(_Preset):
     """Stacked, optionally bidirectional LSTM (equations in :func:`convrec.nn.cells.lstm_cell`).
 
     Arguments as :class:`RNN`, without ``nonlinearity``; ``init='keras'`` also sets the forget-gate
@@ -417,24 +468,15 @@ class LSTM(_Recurrent):
     """
 
     cell_class = LSTMCell
-    has_cell_state = True
-
-    def _step(self, cell: nn.Module) -> Callable:
-        def step(x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-            return lstm_cell(x, (state[0], state[1]), *cell.weights())
-
-        return step
-
-    def _native_kernel(self, cell: nn.Module) -> Callable:
-        return torch.lstm
+    torch_class = nn.LSTM
 
 
-class GRU(_Recurrent):
+class GRU(_Preset):
     """Stacked, optionally bidirectional GRU (equations in :func:`convrec.nn.cells.gru_cell`).
 
     Arguments as :class:`RNN`, without ``nonlinearity``, plus ``reset_after``: False (default)
-    applies the reset gate before the recurrent matmul as the notes do, and runs on the reference
-    backend; True applies it after, as cuDNN does, and runs on the fused kernels.
+    applies the reset gate before the recurrent matmul as the notes do (convrec's fused scan);
+    True applies it after, as cuDNN does (PyTorch's fused kernels).
 
     Shape:
         input: ``(B, T, I)`` or a :class:`Padded`; output ``(B, T, D * H)`` or ``(B, D * H)``.
@@ -445,23 +487,7 @@ class GRU(_Recurrent):
     """
 
     cell_class = GRUCell
-
-    def _why_not_native(self, training: bool) -> str:
-        if not self.cells[0].reset_after:
-            return "The notes' GRU (reset_after=False) has no fused kernel; use reset_after=True"
-        return super()._why_not_native(training)
-
-    def _step(self, cell: nn.Module) -> Callable:
-        def step(x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-            return (gru_cell(x, state[0], *cell.weights(), cell.reset_after),)
-
-        return step
-
-    def _native_weights(self, cell: nn.Module) -> list[Tensor]:
-        return [flip_update_gate(weight) for weight in super()._native_weights(cell)]
-
-    def _native_kernel(self, cell: nn.Module) -> Callable:
-        return torch.gru
+    torch_class = nn.GRU
 
     @staticmethod
     def _options_from_torch(module: nn.RNNBase) -> dict[str, object]:

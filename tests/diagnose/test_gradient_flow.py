@@ -128,7 +128,7 @@ def test_stacked_bidirectional_layers_each_get_a_flow_and_the_model_is_left_as_i
     assert flows[0].label == "layer GRU layer 0 forward"
     assert model.training
     assert all(parameter.grad is None for parameter in model.parameters())
-    assert model.layer.recorder is None
+    assert not model.layer._step_hooks  # the hooks are removed
     assert model.layer._forward_pre_hooks == {}
 
 

@@ -134,7 +134,7 @@ def test_a_tiny_model_learns_a_repeated_string_and_continues_it():
         ({"vocab_size": 9}, ValueError, r"`vocab_size`: expected None or the output_size 7"),
         ({"input_shape": (None, 3)}, ValueError, r"`input_shape`: expected \(T,\).*vocabulary"),
         ({"input_shape": (0,)}, ValueError, r"`input_shape`: expected \(T,\).*got \(0,\)"),
-        ({"cell": "rnn"}, ValueError, r"`cell`: expected one of 'lstm', 'gru', got 'rnn'"),
+        ({"cell": "tcn"}, ValueError, r"`cell`: expected one of 'gru', .*'rnn', got 'tcn'"),
         ({"embedding_dim": 0}, ValueError, r"`embedding_dim`: expected a positive integer"),
         ({"dropout": 1.0}, ValueError, r"`dropout`: expected a number in \[0, 1\), got 1\.0"),
     ],

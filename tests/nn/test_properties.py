@@ -44,7 +44,7 @@ stacks = st.fixed_dictionaries(
         "pool": st.sampled_from(["max", "min", "mean", "sum"]),
         "global_pool": st.sampled_from(["max", "mean"]),
         "kind": st.sampled_from(["lstm", "gru", "rnn"]),
-        "backend": st.sampled_from(["native", "reference"]),
+        "backend": st.sampled_from(["fused", "reference"]),
         "garbage": st.sampled_from([0.0, 1e6, float("nan")]),
     }
 )
@@ -170,7 +170,7 @@ UNIDIRECTIONAL = {  # the notes' GRU (reset_after=False) has only the reference 
 recurrent_cases = st.fixed_dictionaries(
     {
         "kind": st.sampled_from(sorted(UNIDIRECTIONAL)),
-        "backend": st.sampled_from(["native", "reference"]),
+        "backend": st.sampled_from(["fused", "reference"]),
         "batch": st.integers(1, 8),
         "steps": st.integers(1, 300),
     }

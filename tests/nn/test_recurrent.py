@@ -6,7 +6,9 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from convrec.nn import GRU, LSTM, RNN, Padded
+from functools import partial
+
+from convrec.nn import GRU, LSTM, RNN, Padded, Recurrent, RecurrentCell
 
 KINDS = {
     "rnn_tanh": (RNN, {}),
@@ -14,12 +16,18 @@ KINDS = {
     "lstm": (LSTM, {}),
     "gru": (GRU, {"reset_after": True}),
 }
+# every cell with a fused scan: PyTorch's kernels and convrec's hand-written backward
+FUSED_KINDS = {
+    **KINDS,
+    "gru_notes": (GRU, {}),
+    "peephole_lstm": (partial(Recurrent, "peephole_lstm"), {}),
+}
 TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-10}
 
 
 def make_pair(kind: str, dtype: torch.dtype, **options):
-    layer_class, cell_options = KINDS[kind]
-    native = layer_class(3, 5, backend="native", **cell_options, **options).to(dtype)
+    layer_class, cell_options = FUSED_KINDS[kind]
+    native = layer_class(3, 5, backend="fused", **cell_options, **options).to(dtype)
     reference = layer_class(3, 5, backend="reference", **cell_options, **options).to(dtype)
     reference.load_state_dict(native.state_dict())
     return native, reference
@@ -30,23 +38,34 @@ def as_tuple(state):
 
 
 @pytest.mark.parametrize(
-    ("kind", "bidirectional", "num_layers", "padded", "dtype"),
-    list(
-        itertools.product(
-            KINDS, [False, True], [1, 2], [False, True], [torch.float32, torch.float64]
+    ("kind", "bidirectional", "num_layers", "padded", "dtype", "recurrent_dropout"),
+    [
+        (*case, 0.0)
+        for case in itertools.product(
+            FUSED_KINDS, [False, True], [1, 2], [False, True], [torch.float32, torch.float64]
         )
-    ),
+    ]
+    + [
+        (kind, True, 2, True, torch.float64, 0.4)
+        for kind in ("rnn_tanh", "lstm", "gru", "gru_notes", "peephole_lstm")
+    ],
 )
-def test_native_and_reference_agree_on_outputs_states_and_gradients(
-    kind, bidirectional, num_layers, padded, dtype
+def test_fused_and_reference_agree_on_outputs_states_and_gradients(
+    kind, bidirectional, num_layers, padded, dtype, recurrent_dropout
 ):
     native, reference = make_pair(
-        kind, dtype, bidirectional=bidirectional, num_layers=num_layers, return_state=True
+        kind,
+        dtype,
+        bidirectional=bidirectional,
+        num_layers=num_layers,
+        return_state=True,
+        recurrent_dropout=recurrent_dropout,
     )
     data = torch.randn(4, 7, 3, dtype=dtype)
     lengths = torch.tensor([7, 3, 5, 1])
     results = []
     for layer in (native, reference):
+        torch.manual_seed(3)  # the same recurrent-dropout masks in both
         x = data.clone().requires_grad_()
         output, state = layer(Padded(x, lengths) if padded else x)
         values = output.data if padded else output
@@ -76,7 +95,7 @@ def torch_layer(kind: str, **options) -> torch.nn.RNNBase:
 
 
 @pytest.mark.parametrize(
-    ("kind", "backend"), list(itertools.product(KINDS, ["native", "reference"]))
+    ("kind", "backend"), list(itertools.product(KINDS, ["fused", "reference"]))
 )
 def test_matches_torch_nn_on_a_padded_batch_as_torch_packs_it(kind, backend):
     theirs = torch_layer(kind, num_layers=2, bidirectional=True)
@@ -95,7 +114,7 @@ def test_matches_torch_nn_on_a_padded_batch_as_torch_packs_it(kind, backend):
 
 @pytest.mark.parametrize(
     ("kind", "backend", "padded"),
-    list(itertools.product(KINDS, ["native", "reference"], [False, True])),
+    list(itertools.product(KINDS, ["fused", "reference"], [False, True])),
 )
 def test_matches_torch_nn_with_an_initial_state(kind, backend, padded):
     theirs = torch_layer(kind, num_layers=2, bidirectional=True)
@@ -113,7 +132,7 @@ def test_matches_torch_nn_with_an_initial_state(kind, backend, padded):
         torch.testing.assert_close(ours_part, theirs_part)
 
 
-@pytest.mark.parametrize("backend", ["native", "reference"])
+@pytest.mark.parametrize("backend", ["fused", "reference"])
 def test_many_to_one_is_the_forward_last_valid_step_and_the_reverse_first(backend):
     layer = LSTM(3, 4, bidirectional=True, backend=backend)
     many_to_one = LSTM(3, 4, bidirectional=True, return_sequences=False, backend=backend)
@@ -184,16 +203,12 @@ def test_recurrent_dropout_mask_is_the_same_at_every_step():
     ("build", "message"),
     [
         (
-            lambda: GRU(3, 4, backend="native"),
-            r"reset_after=False\) has no fused kernel; use reset_after=True",
-        ),
-        (
-            lambda: LSTM(3, 4, recurrent_dropout=0.2, backend="native"),
-            r"Recurrent dropout has no fused",
+            lambda: Recurrent("layer_norm_lstm", 3, 4, backend="fused"),
+            r"`backend`: expected 'auto' or 'reference', got 'fused'.*LayerNormLSTMCell has no",
         ),
         (
             lambda: LSTM(3, 4, backend="cudnn"),
-            r"`backend`: expected one of 'auto', 'native', 'reference'",
+            r"`backend`: expected one of 'auto', 'fused', 'reference'",
         ),
         (lambda: LSTM(3, 4, dropout=1.0), r"`dropout`: expected a number in \[0, 1\)"),
         (lambda: LSTM(3, 4, num_layers=0), r"`num_layers`: expected a positive integer, got 0"),
@@ -222,12 +237,12 @@ def test_bidirectional_must_be_a_bool():
         (
             lambda layer: layer(torch.randn(2, 5, 3), torch.zeros(1, 2, 4)),
             TypeError,
-            r"a pair \(h_0, c_0\)",
+            r"a tuple \(h, c\) of tensors",
         ),
         (
             lambda layer: layer(torch.randn(2, 5, 3), (torch.zeros(1, 3, 4), torch.zeros(1, 3, 4))),
             ValueError,
-            r"`state`: expected a pair \(h_0, c_0\) of tensors of shape \(1, 2, 4\)",
+            r"`state`: expected a tuple \(h, c\) of tensors of shapes \(1, 2, 4\), \(1, 2, 4\)",
         ),
         (
             lambda layer: layer(torch.randn(2, 5, 3), (torch.zeros(1, 2, 4).double(),) * 2),
