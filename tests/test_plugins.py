@@ -3,6 +3,7 @@ through --import or an installed package's entry point, in fresh processes."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -57,6 +58,40 @@ def test_an_imported_plugin_trains_predicts_evaluates_and_reports(tmp_path):
     assert forgotten.returncode == 2
     assert "the run's task 'sine-frequency' is not registered here" in forgotten.stderr
     assert "--import MODULE" in forgotten.stderr and "Traceback" not in forgotten.stderr
+
+
+def test_a_plugin_cell_trains_in_a_zoo_model_through_set_and_its_diagnostics_run(tmp_path):
+    shutil.copy(EXAMPLE, tmp_path)
+    plugin = ["--import", "convrec_sine_plugin"]
+    trained = convrec(
+        *plugin,
+        "train",
+        "sine-frequency",
+        "--model",
+        "gru",
+        "--set",
+        "model_options.cell=mgu",
+        "--set",
+        "model_options.bidirectional=true",
+        "--set",
+        "model_options.hidden_size=8",
+        "--set",
+        "model_options.return_sequences=false",
+        "--epochs",
+        "1",
+        "--out",
+        "runs",
+        cwd=tmp_path,
+    )
+    assert trained.returncode == 0, trained.stderr
+    (run,) = (tmp_path / "runs").iterdir()
+    assert "cell: mgu" in (run / "config.yaml").read_text()
+    diagnosed = convrec(*plugin, "diagnose", str(run), cwd=tmp_path)
+    assert diagnosed.returncode == 0, diagnosed.stderr
+    flows = json.loads((run / "gradient_flow.json").read_text())
+    assert [flow["cell"] for flow in flows] == ["MinimalGatedUnit"] * 4  # 2 layers, 2 directions
+    assert set(flows[0]["saturation"]) == {"forget (sigmoid)", "candidate (tanh)"}
+    assert set(flows[0]["recurrent_norm"]) == {"forget", "candidate"}
 
 
 def installed(site: Path, module: str, source: str) -> Path:

@@ -26,6 +26,7 @@ from convrec.nn.cell_protocol import RecurrentCell, ScanResult, register_cell, s
 from convrec.nn.checks import floating_tensor
 from convrec.nn.fast_scan import gru_scan, lstm_scan, rnn_scan
 from convrec.nn.init import RECURRENT_SCHEMES, init_recurrent_
+from convrec.nn.triton_scan import gru_scan_triton, triton_runs
 
 LSTMState = tuple[Tensor, Tensor]
 NONLINEARITIES = ("tanh", "relu")
@@ -460,10 +461,15 @@ class GRUCell(MatrixCell):
         need_state: bool,
     ) -> ScanResult:
         """PyTorch's kernel for ``reset_after=True`` without recurrent dropout (its update gate
-        is ``1 - z``: the weights go in flipped), else :func:`convrec.nn.fast_scan.gru_scan`."""
+        is ``1 - z``: the weights go in flipped); the notes' GRU on a GPU with Triton,
+        :func:`convrec.nn.triton_scan.gru_scan_triton`; else
+        :func:`convrec.nn.fast_scan.gru_scan`."""
         if keep is None and self.reset_after:
             weights = [[flip_update_gate(part) for part in cell] for cell in _aten_weights(cells)]
             return aten_scan(torch.gru, weights, x, lengths, start, need_state)
+        if not self.reset_after and triton_runs(x, self.hidden_size):
+            outputs, h = gru_scan_triton(x, lengths, start[0], *self.stacked_weights(cells), keep)
+            return outputs, (h,)
         outputs, h = gru_scan(
             x, lengths, start[0], *self.stacked_weights(cells), self.reset_after, keep
         )

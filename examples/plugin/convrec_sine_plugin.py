@@ -13,7 +13,12 @@ command knows them::
   8), made by a seeded generator (nothing to fetch);
 - the task ``sine-frequency``: tell slow from fast; a classification task on that dataset, so it
   gets convrec's loss, metrics, pictures and prediction for free;
-- the model ``tiny-cnn``: one convolution, global pooling and a linear ``head``.
+- the model ``tiny-cnn``: one convolution, global pooling and a linear ``head``;
+- the recurrent cell ``mgu``: the minimal gated unit, written as its equations; every recurrent
+  model of the zoo runs it, stacked, bidirectional and masked::
+
+      convrec --import convrec_sine_plugin train sine-frequency --model gru \\
+          --set model_options.cell=mgu --set model_options.bidirectional=true
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from torch import nn
 
 from convrec.data import Pairs, Splits, register_dataset
 from convrec.models import register_model
-from convrec.nn import Conv1d, GlobalPool
+from convrec.nn import Conv1d, GlobalPool, RecurrentCell, register_cell
 from convrec.tasks import Classification, register_task
 
 
@@ -61,6 +66,48 @@ class TinyCNN(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(inputs))
+
+
+@register_cell("mgu")
+class MinimalGatedUnit(RecurrentCell):
+    """The minimal gated unit (Zhou, Wu, Zhang & Zhou 2016, "Minimal gated unit for recurrent
+    neural networks"): a GRU whose one forget gate both resets and updates,
+
+        f_t = sigmoid(W_f x_t + U_f h_{t-1} + b_f)              forget gate
+        h~_t = tanh(W_h x_t + U_h (f_t * h_{t-1}) + b_h)         candidate
+        h_t = (1 - f_t) * h_{t-1} + f_t * h~_t                  hidden state
+
+    Shape:
+        x_t: ``(B, I)``; state ``(h,)``, ``(B, H)``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, init: str = "torch") -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.forget_x = nn.Linear(input_size, hidden_size)
+        self.forget_h = nn.Linear(hidden_size, hidden_size, bias=False)
+        self.candidate_x = nn.Linear(input_size, hidden_size)
+        self.candidate_h = nn.Linear(hidden_size, hidden_size, bias=False)
+        if init == "keras":  # orthogonal recurrent weights, as the zoo's other cells
+            nn.init.orthogonal_(self.forget_h.weight)
+            nn.init.orthogonal_(self.candidate_h.weight)
+
+    def step(self, x: torch.Tensor, state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor]:
+        (h,) = state
+        f = torch.sigmoid(self.forget_x(x) + self.forget_h(h))
+        candidate = torch.tanh(self.candidate_x(x) + self.candidate_h(f * h))
+        return ((1 - f) * h + f * candidate,)
+
+    def gate_values(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, ...]
+    ) -> dict[str, torch.Tensor]:
+        (h,) = state
+        f = torch.sigmoid(self.forget_x(x) + self.forget_h(h))
+        candidate = torch.tanh(self.candidate_x(x) + self.candidate_h(f * h))
+        return {"forget (sigmoid)": f, "candidate (tanh)": candidate}
+
+    def recurrent_weights(self) -> dict[str, torch.Tensor]:
+        return {"forget": self.forget_h.weight, "candidate": self.candidate_h.weight}
 
 
 @register_task
