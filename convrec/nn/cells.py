@@ -24,9 +24,10 @@ from convrec.errors import InvalidTypeError
 from convrec.nn.aten_scan import aten_scan
 from convrec.nn.cell_protocol import RecurrentCell, ScanResult, register_cell, stacked
 from convrec.nn.checks import floating_tensor
-from convrec.nn.fast_scan import gru_scan, lstm_scan, rnn_scan
+from convrec.nn.fast_scan import gru_scan, rnn_scan
+from convrec.nn.fast_scan import lstm_scan as fast_lstm_scan
 from convrec.nn.init import RECURRENT_SCHEMES, init_recurrent_
-from convrec.nn.triton_scan import gru_scan_triton, triton_runs
+from convrec.nn.triton_scan import gru_scan_triton, lstm_scan_triton, triton_runs
 
 LSTMState = tuple[Tensor, Tensor]
 NONLINEARITIES = ("tanh", "relu")
@@ -393,11 +394,10 @@ class LSTMCell(MatrixCell):
         keep: Tensor | None,
         need_state: bool,
     ) -> ScanResult:
-        """PyTorch's kernel; with recurrent dropout, :func:`convrec.nn.fast_scan.lstm_scan`."""
+        """PyTorch's kernel; with recurrent dropout, :func:`lstm_scan`."""
         if keep is None:
             return aten_scan(torch.lstm, _aten_weights(cells), x, lengths, start, need_state)
-        outputs, h, c = lstm_scan(x, lengths, *start, *self.stacked_weights(cells), keep=keep)
-        return outputs, (h, c)
+        return lstm_scan(cells, x, lengths, start, keep)
 
 
 @register_cell("gru")
@@ -477,6 +477,23 @@ class GRUCell(MatrixCell):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, reset_after={self.reset_after}"
+
+
+def lstm_scan(
+    cells: list[LSTMCell],
+    x: Tensor,
+    lengths: Tensor | None,
+    start: tuple[Tensor, ...],
+    keep: Tensor | None,
+) -> ScanResult:
+    """An LSTM layer's scan, with the peepholes of the cells that have them: Triton's on a GPU
+    (:func:`convrec.nn.triton_scan.lstm_scan_triton`), else
+    :func:`convrec.nn.fast_scan.lstm_scan`."""
+    weights = cells[0].stacked_weights(cells)
+    peephole = stacked(cells, "weight_peephole") if hasattr(cells[0], "weight_peephole") else None
+    scan = lstm_scan_triton if triton_runs(x, cells[0].hidden_size) else fast_lstm_scan
+    outputs, h, c = scan(x, lengths, *start, *weights, weight_peephole=peephole, keep=keep)
+    return outputs, (h, c)
 
 
 def _aten_weights(cells: list[MatrixCell]) -> list[list[Tensor]]:

@@ -10,9 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from convrec.nn.cell_protocol import ScanResult, register_cell, stacked
-from convrec.nn.cells import LSTMCell, peephole_lstm_cell
-from convrec.nn.fast_scan import lstm_scan
+from convrec.nn.cell_protocol import ScanResult, register_cell
+from convrec.nn.cells import LSTMCell, lstm_scan, peephole_lstm_cell
 
 
 @register_cell("peephole_lstm")
@@ -85,16 +84,8 @@ class PeepholeLSTMCell(LSTMCell):
         keep: Tensor | None,
         need_state: bool,
     ) -> ScanResult:
-        """:func:`convrec.nn.fast_scan.lstm_scan` with the peepholes."""
-        outputs, h, c = lstm_scan(
-            x,
-            lengths,
-            *start,
-            *self.stacked_weights(cells),
-            weight_peephole=stacked(cells, "weight_peephole"),
-            keep=keep,
-        )
-        return outputs, (h, c)
+        """:func:`convrec.nn.cells.lstm_scan` with the peepholes."""
+        return lstm_scan(cells, x, lengths, start, keep)
 
 
 @register_cell("layer_norm_lstm")

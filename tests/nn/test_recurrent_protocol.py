@@ -14,6 +14,7 @@ from convrec.nn import (
     PeepholeLSTMCell,
     Recurrent,
     RecurrentCell,
+    cell_protocol,
     find_cell,
     register_cell,
     registered_cells,
@@ -135,7 +136,8 @@ def test_step_hooks_see_every_step_of_every_cell_and_leave_when_removed():
     assert len(seen) == 20
 
 
-def test_cells_are_found_by_name_and_a_plugin_registers_its_own():
+def test_cells_are_found_by_name_and_a_plugin_registers_its_own(monkeypatch):
+    monkeypatch.setattr(cell_protocol, "_CELLS", dict(cell_protocol._CELLS))  # restored after
     assert {"rnn", "lstm", "gru", "peephole_lstm", "layer_norm_lstm"} <= set(registered_cells())
     assert find_cell("peephole_lstm") is PeepholeLSTMCell
     with pytest.raises(

@@ -1,5 +1,6 @@
-"""The Triton scan of the notes' GRU, run on the CPU by Triton's interpreter: equal to the
-reference loop, forward and gradients, with masks, both directions and recurrent dropout."""
+"""The Triton scans (the notes' GRU; the LSTM with peepholes or recurrent dropout), run on the CPU
+by Triton's interpreter: equal to the reference loop, forward and gradients, with masks, both
+directions and recurrent dropout."""
 
 import os
 
@@ -8,11 +9,11 @@ import torch
 
 os.environ.setdefault("TRITON_INTERPRET", "1")  # before the kernels are first imported
 
-from convrec.nn import GRU, Padded
+from convrec.nn import GRU, LSTM, Padded, Recurrent
 from convrec.nn import cells as cells_module
-from convrec.nn.cells import gru_cell
+from convrec.nn.cells import gru_cell, lstm_cell, peephole_lstm_cell
 from convrec.nn.recurrent import scan_reference
-from convrec.nn.triton_scan import MAX_HIDDEN, gru_scan_triton, triton_runs
+from convrec.nn.triton_scan import MAX_HIDDEN, gru_scan_triton, lstm_scan_triton, triton_runs
 
 TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-10}
 
@@ -108,3 +109,76 @@ def test_the_triton_scan_runs_only_where_it_can(monkeypatch):
     assert not triton_runs(x, MAX_HIDDEN + 1)  # the weights are read whole each step
     monkeypatch.delenv("TRITON_INTERPRET")
     assert not triton_runs(x, 8)  # a CPU tensor, no interpreter
+
+
+def lstm_reference(x, lengths, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, peephole, keep):
+    outputs, finals = [], []
+    for d in range(x.shape[0]):
+        biases = (None, None) if bias_ih is None else (bias_ih[d], bias_hh[d])
+
+        def step(x_t, state, d=d, biases=biases):
+            if peephole is None:
+                return lstm_cell(x_t, state, weight_ih[d], weight_hh[d], *biases)
+            return peephole_lstm_cell(x_t, state, weight_ih[d], weight_hh[d], *biases, peephole[d])
+
+        output, final = scan_reference(
+            step, x[d], lengths, (h0[d], c0[d]), None if keep is None else keep[d]
+        )
+        outputs.append(output)
+        finals.append(final)
+    return torch.stack(outputs), *(torch.stack(part) for part in zip(*finals, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("peepholes", "dropout", "dtype"),
+    [(True, True, torch.float64), (False, True, torch.float64), (True, False, torch.float32)],
+)
+def test_the_triton_lstm_is_the_reference_loop(peepholes, dropout, dtype):
+    torch.manual_seed(0)
+    directions, batch, steps, inputs, hidden = 2, 19, 6, 3, 20
+    bound = hidden**-0.5
+
+    def parameter(*shape):
+        return (torch.rand(*shape, dtype=dtype) * 2 - 1).mul(bound).requires_grad_()
+
+    x = torch.randn(directions, batch, steps, inputs, dtype=dtype, requires_grad=True)
+    h0 = torch.randn(directions, batch, hidden, dtype=dtype, requires_grad=True)
+    c0 = torch.randn(directions, batch, hidden, dtype=dtype, requires_grad=True)
+    weights = [parameter(directions, 4 * hidden, inputs), parameter(directions, 4 * hidden, hidden)]
+    biases = [parameter(directions, 4 * hidden), parameter(directions, 4 * hidden)]
+    peephole = parameter(directions, 3 * hidden) if peepholes else None
+    lengths = torch.randint(1, steps + 1, (batch,))
+    lengths[0], lengths[1] = steps, 1
+    keep = (torch.rand(directions, batch, hidden) > 0.3).to(dtype) / 0.7 if dropout else None
+    wanted = [x, h0, c0, *weights, *biases, *([peephole] if peepholes else [])]
+    results = []
+    for scan in (lstm_scan_triton, lstm_reference):
+        outputs, h, c = scan(x, lengths, h0, c0, *weights, *biases, peephole, keep)
+        torch.manual_seed(1)
+        loss = sum((part * torch.randn(part.shape, dtype=dtype)).sum() for part in (outputs, h, c))
+        results.append(((outputs, h, c), torch.autograd.grad(loss, wanted)))
+    tolerance = TOLERANCE[dtype]
+    (values, gradients), (expected, expected_gradients) = results
+    for mine, theirs in zip((*values, *gradients), (*expected, *expected_gradients), strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=tolerance, atol=tolerance)
+
+
+def test_the_peephole_lstm_and_recurrent_dropout_take_the_triton_scan(monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        cells_module,
+        "lstm_scan_triton",
+        lambda *arguments, **options: calls.append(1) or lstm_scan_triton(*arguments, **options),
+    )
+    batch = Padded(torch.randn(4, 5, 3), [5, 2, 4, 1])
+    for build in (
+        lambda backend: Recurrent("peephole_lstm", 3, 8, bidirectional=True, backend=backend),
+        lambda backend: LSTM(3, 8, recurrent_dropout=0.3, backend=backend),
+    ):
+        fused, reference_layer = build("fused"), build("reference")
+        reference_layer.load_state_dict(fused.state_dict())
+        torch.manual_seed(0)
+        output = fused(batch)
+        torch.manual_seed(0)
+        torch.testing.assert_close(output.data, reference_layer(batch).data, rtol=1e-5, atol=1e-5)
+    assert len(calls) == 2
