@@ -174,6 +174,13 @@ def train(
             help="record the gradient flow through time every N epochs", show_default="off"
         ),
     ] = None,
+    tbptt_steps: Annotated[
+        int | None,
+        typer.Option(
+            help="truncated BPTT: cut each batch into windows of N steps, carrying the state",
+            show_default="off",
+        ),
+    ] = None,
     logger: Annotated[
         str | None,
         typer.Option(help="'csv' (history.csv) or 'tensorboard' (also events)", show_default="csv"),
@@ -203,6 +210,7 @@ def train(
         "patience": patience,
         "deterministic": deterministic,
         "gradient_flow_every": gradient_flow_every,
+        "tbptt_steps": tbptt_steps,
         "logger": logger,
         "out": out,
     }

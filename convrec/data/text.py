@@ -246,16 +246,24 @@ def char_corpus(
     length: int = 128,
     validation_fraction: float = 0.05,
     test_fraction: float = 0.05,
+    train_length: int | None = None,
 ) -> Splits:
     """A character corpus for language modelling: every fortune (about 2.4 M characters of
     English prose, verse, jokes and quotations), the categories in alphabetical order, split into
-    contiguous train / validation / test parts (so no window straddles two splits). Characters
-    that occur only outside the training part map to ``<unk>``.
+    contiguous train / validation / test parts (so no window straddles two splits), each cut
+    into consecutive windows of ``length`` characters. Characters that occur only outside the
+    training part map to ``<unk>``.
+
+    ``train_length`` cuts the training part into longer rows instead (``length`` if None): with
+    ``tbptt_steps`` a model reads each row window by window, its state running on as over a
+    continuous stream, while validation and test keep their windows of ``length``.
 
     ``seed`` is unused (the split is contiguous); it is accepted like every loader's.
     """
     probability("char_corpus", "validation_fraction", validation_fraction)
     probability("char_corpus", "test_fraction", test_fraction)
+    if train_length is not None:
+        positive_int("char_corpus", "train_length", train_length)
     text = "\n\n".join(
         entry for path in _fortune_files(root, "char-corpus") for entry in read_fortunes(path)
     )
@@ -267,5 +275,8 @@ def char_corpus(
         "test": text[validation_end:],
     }
     tokenizer = Tokenizer.build([parts["train"]], "char")
-    windows = {split: TokenWindows(tokenizer.encode(part), length) for split, part in parts.items()}
+    lengths = {"train": train_length or length, "validation": length, "test": length}
+    windows = {
+        split: TokenWindows(tokenizer.encode(part), lengths[split]) for split, part in parts.items()
+    }
     return Splits("char-corpus", **windows, tokenizer=tokenizer, info={"characters": len(text)})

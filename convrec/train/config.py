@@ -7,7 +7,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 
 from convrec.checks import brief
 from convrec.errors import InvalidValueError, PathNotFoundError
@@ -37,6 +44,13 @@ class TrainConfig(BaseModel):
     then ``cosine`` decay to ``lr / 100``, ``constant``, or ``one-cycle`` (Smith & Topin 2019:
     up from ``lr / 25`` over the warm-up, 30% of the steps if none is given, then down to
     ``lr / 25e4``).
+
+    ``tbptt_steps=K`` trains with truncated backpropagation through time
+    (:mod:`convrec.train.tbptt`): each batch is cut along time into windows of ``K`` steps, the
+    recurrent state carried across them and detached between them, one optimizer step per window
+    (so the schedule counts windows). It needs a model with ``advance(inputs, state)`` (e.g.
+    ``charlm``), a target per step, and one process. None (the default) backpropagates through
+    whole sequences; a ``K`` at least the sequences' length does the same, bit for bit.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -66,6 +80,7 @@ class TrainConfig(BaseModel):
     finetune: str | None = None
     freeze: Literal["backbone"] | None = None
     gradient_flow_every: int | None = Field(None, ge=1)
+    tbptt_steps: StrictInt | None = Field(None, ge=1)
     logger: Literal["csv", "tensorboard"] = "csv"
     out: str = "runs"
 
@@ -80,6 +95,13 @@ class TrainConfig(BaseModel):
         if self.freeze is not None and self.finetune is None:
             raise InvalidValueError(
                 "freeze='backbone' needs finetune: the run directory whose backbone to reuse"
+            )
+        if self.tbptt_steps is not None and processes > 1:
+            raise InvalidValueError(
+                f"invalid value for argument `tbptt_steps`: truncated BPTT runs in one process "
+                f"(the processes' batches may need different numbers of windows), got "
+                f"{processes} processes (devices x num_nodes); set devices=1 and num_nodes=1, "
+                "or leave tbptt_steps unset"
             )
         return self
 

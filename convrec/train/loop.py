@@ -13,6 +13,11 @@ training loss or gradient norm stops training with :class:`TrainingDivergedError
 optimizer step that would apply it, and before any checkpoint of that epoch; so does a
 non-finite validation loss. The learning-rate scheduler steps after every optimizer step.
 
+With ``tbptt_steps`` (truncated backpropagation through time, :mod:`convrec.train.tbptt`) a batch
+of sequences is cut along time into windows, each one forward from the recurrent state the last
+one reached (``model.advance``), loss, backward, clip and step, the state then detached; the
+checks above apply to every window, and the epoch's ``train_loss`` is the mean over windows.
+
 Each step waits for the device once: the loss and the gradient norm come back to the host
 together, after the backward pass and before the optimizer step, since the decision to step needs
 them; nothing else in a step reads a value back from the device. The validation loss is summed
@@ -35,9 +40,19 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from convrec.checks import positive_int
 from convrec.data.finite import check_finite_batch
 from convrec.errors import UserError
 from convrec.nn import Padded
+from convrec.train.tbptt import (
+    advance,
+    check_model_advances,
+    check_state,
+    detached,
+    put_rows,
+    select_rows,
+    time_windows,
+)
 
 if TYPE_CHECKING:
     from lightning.fabric import Fabric
@@ -81,7 +96,8 @@ class Loop:
 
 
 class Callback:
-    """Hooks at the loop's events; lower ``order`` runs first."""
+    """Hooks at the loop's events; lower ``order`` runs first. ``on_batch_end`` follows every
+    optimizer step: every batch, or with ``tbptt_steps`` every window of a batch."""
 
     order = 0
 
@@ -104,9 +120,20 @@ def fit(
     epochs: int,
     clip_grad_norm: float | None = None,
     callbacks: Iterable[Callback] = (),
+    tbptt_steps: int | None = None,
 ) -> FitState:
-    """Train ``loop.model`` until ``epochs`` epochs are done or a callback sets ``state.stop``."""
-    fabric, model, optimizer, state = loop.fabric, loop.model, loop.optimizer, loop.state
+    """Train ``loop.model`` until ``epochs`` epochs are done or a callback sets ``state.stop``.
+
+    With ``tbptt_steps`` (truncated BPTT, :mod:`convrec.train.tbptt`), each batch is cut along
+    time into windows of that many steps; each window runs ``model.advance`` from the state the
+    previous one reached and takes an optimizer step of its own; the state is detached between
+    windows and starts from zeros at every batch.
+    """
+    fabric, model, state = loop.fabric, loop.model, loop.state
+    if tbptt_steps is not None:
+        positive_int("fit", "tbptt_steps", tbptt_steps)
+        model_name = type(getattr(model, "module", model)).__name__
+        check_model_advances(model, model_name)
     callbacks = sorted(callbacks, key=lambda callback: callback.order)
     for callback in callbacks:
         callback.on_fit_start(loop)
@@ -115,29 +142,26 @@ def fit(
         for callback in callbacks:
             callback.on_epoch_start(loop)
         set_epoch(train_loader, state.epoch)
-        losses, gradient_norms = [], []
+        steps: list[tuple[float, float, float]] = []  # (loss, gradient norm, learning rate)
         for batch in train_loader:
             check_finite_batch(batch[0], batch=state.step + 1)  # the host's copy: no device wait
-            inputs, targets = fabric.to_device(batch)
-            loss = loss_function(model(inputs), targets)
-            optimizer.zero_grad(set_to_none=True)
-            fabric.backward(loss)
-            norm = fabric.clip_gradients(  # the norm before clipping; an infinite limit clips none
-                model,
-                optimizer,
-                max_norm=math.inf if clip_grad_norm is None else clip_grad_norm,
-                error_if_nonfinite=False,
-            )
-            value, norm_value = _check_step(loss, norm, clip_grad_norm, state)
-            learning_rate = optimizer.param_groups[0]["lr"]
-            optimizer.step()
-            loop.scheduler.step()
-            state.step += 1
-            losses.append(value)
-            gradient_norms.append(norm_value)
-            for callback in callbacks:
-                callback.on_batch_end(loop, value)
+            if tbptt_steps is None:
+                inputs, targets = fabric.to_device(batch)
+                loss = loss_function(model(inputs), targets)
+                steps.append(_step(loop, loss, clip_grad_norm, callbacks))
+                continue
+            carried = None  # each row is one sequence: every batch starts from zeros
+            for window in time_windows(*batch, tbptt_steps):  # cut on the host's copy
+                inputs, targets, rows = fabric.to_device(
+                    (window.inputs, window.targets, window.rows)
+                )
+                outputs, reached = advance(fabric, model, inputs, select_rows(carried, rows))
+                reached = check_state(reached, inputs.shape[0], model_name)
+                loss = loss_function(outputs, targets)
+                steps.append(_step(loop, loss, clip_grad_norm, callbacks))
+                carried = detached(put_rows(carried, reached, rows))
         state.epoch += 1
+        losses, gradient_norms, learning_rates = zip(*steps, strict=True)
         train_loss = fabric.all_reduce(torch.tensor(sum(losses) / len(losses)), reduce_op="mean")
         validation = validation_loss(model, validation_loader, loss_function)
         if not math.isfinite(validation):
@@ -152,7 +176,7 @@ def fit(
                 "epoch": state.epoch,
                 "train_loss": float(train_loss),
                 "validation_loss": validation,
-                "lr": learning_rate,
+                "lr": learning_rates[-1],
                 "grad_norm_max": max(gradient_norms),
             }
         )
@@ -161,6 +185,30 @@ def fit(
     for callback in callbacks:
         callback.on_fit_end(loop)
     return state
+
+
+def _step(
+    loop: Loop, loss: Tensor, clip_grad_norm: float | None, callbacks: list[Callback]
+) -> tuple[float, float, float]:
+    """Backward, clip, check, then the optimizer's and the schedule's step: the step's loss,
+    gradient norm (before clipping) and learning rate."""
+    fabric, model, optimizer, state = loop.fabric, loop.model, loop.optimizer, loop.state
+    optimizer.zero_grad(set_to_none=True)
+    fabric.backward(loss)
+    norm = fabric.clip_gradients(  # the norm before clipping; an infinite limit clips none
+        model,
+        optimizer,
+        max_norm=math.inf if clip_grad_norm is None else clip_grad_norm,
+        error_if_nonfinite=False,
+    )
+    value, norm_value = _check_step(loss, norm, clip_grad_norm, state)
+    learning_rate = optimizer.param_groups[0]["lr"]
+    optimizer.step()
+    loop.scheduler.step()
+    state.step += 1
+    for callback in callbacks:
+        callback.on_batch_end(loop, value)
+    return value, norm_value, learning_rate
 
 
 def _check_step(

@@ -61,6 +61,7 @@ from convrec.train.rundir import (
     run_lock,
     settings_fingerprint,
 )
+from convrec.train.tbptt import check_model_advances, check_task_per_step, steps_per_epoch
 from convrec.train.transfer import freeze_backbone, load_backbone
 
 
@@ -170,8 +171,9 @@ def _run(
         fabric.global_rank,
         config.bucket_by_length,
     )
+    steps = steps_per_epoch(training_batches, config.tbptt_steps)  # optimizer steps
     optimizer = make_optimizer(config, network.parameters())
-    scheduler = make_scheduler(config, optimizer, len(training_batches))
+    scheduler = make_scheduler(config, optimizer, steps)
     network, optimizer = fabric.setup(network, optimizer)
     loop = Loop(fabric, network, optimizer, scheduler, FitState())
     if resumed is not None:
@@ -183,7 +185,7 @@ def _run(
     callbacks = _callbacks(config, task_object, data, network, directory, fingerprint)
     if progress:
         summary = task_object.data_summary()
-        callbacks.append(ProgressBar(config.epochs, len(training_batches), data=summary))
+        callbacks.append(ProgressBar(config.epochs, steps, data=summary))
     started = time.perf_counter()
     fit(
         loop,
@@ -193,6 +195,7 @@ def _run(
         config.epochs,
         config.clip_grad_norm,
         callbacks,
+        config.tbptt_steps,
     )
     train_seconds = time.perf_counter() - started
     metrics: dict[str, Any] = {}
@@ -209,8 +212,11 @@ def _run(
 
 def _build(config: TrainConfig, task: Task, fabric: Fabric) -> tuple[TaskData, nn.Module]:
     """The task's data and the model, seeded: everything that can still refuse the
-    configuration (an option value, a model that does not take the task's input), run before
-    the run directory is made, so that a run that fails to start leaves nothing behind."""
+    configuration (an option value, a model that does not take the task's input, truncated
+    BPTT for a task or model that cannot have it), run before the run directory is made, so
+    that a run that fails to start leaves nothing behind."""
+    if config.tbptt_steps is not None:
+        check_task_per_step(task)
     fabric.seed_everything(config.seed, verbose=False)
     data = task.build_data(config.seed)
     torch.manual_seed(config.seed)
@@ -224,6 +230,8 @@ def _build(config: TrainConfig, task: Task, fabric: Fabric) -> tuple[TaskData, n
             "invalid value for argument `gradient_flow_every`: gradient flow through time needs "
             f"a recurrent model, and {config.model!r} has no convrec RNN, LSTM or GRU layer"
         )
+    if config.tbptt_steps is not None:
+        check_model_advances(network, config.model)
     if config.deterministic:
         warn_nondeterministic_dropout(network, fabric.device)
     return data, network

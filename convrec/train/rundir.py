@@ -158,9 +158,12 @@ def versions() -> dict[str, str]:
 
 def settings_fingerprint(config: TrainConfig) -> dict[str, Any]:
     """The settings a resumed run must keep: the task and its options, the model and its
-    options, the seed, the batch size and how batches are formed, and the optimizer's settings
-    (the options that came later are named only when set, so that older runs still resume)."""
+    options, the seed, the batch size and how batches are formed (and cut into windows of
+    ``tbptt_steps``), and the optimizer's settings (the options that came later are named only
+    when set, so that older runs still resume)."""
     batching = {"bucket_by_length": True} if config.bucket_by_length else {}
+    if config.tbptt_steps is not None:
+        batching |= {"tbptt_steps": config.tbptt_steps}
     optimizer = (
         {"optimizer": config.optimizer, "momentum": config.momentum}
         if config.optimizer != "adamw"

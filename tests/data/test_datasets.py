@@ -154,6 +154,12 @@ def test_fortunes_topics_and_the_character_corpus(tmp_path):
     assert window.shape == following.shape == (16,)
     assert torch.equal(window[1:], following[:-1])
     assert "\b" not in corpus.tokenizer.tokens
+    rows = load_dataset("char-corpus", root=tmp_path, length=16, train_length=48)
+    row, _ = rows.train[0]  # three windows of contiguous text, for tbptt_steps=16
+    assert torch.equal(row, torch.cat([corpus.train[i][0] for i in range(3)]))
+    assert rows.validation[0][0].shape == (16,)  # validation and test keep their windows
+    with pytest.raises(ValueError, match="`train_length`: expected a positive integer"):
+        load_dataset("char-corpus", root=tmp_path, train_length=0)
 
 
 @pytest.mark.parametrize(
