@@ -123,8 +123,8 @@ def gradient_flow(
     (:meth:`convrec.nn.Recurrent.register_step_hook`), which runs the reference loop and keeps
     every ``h_t``, for any cell; its mode is restored afterwards and no parameter gradient is
     left behind. Parameters frozen for training (``requires_grad=False``, a frozen backbone)
-    take part in the measurement, since ``dh_T/dh_t`` depends on the weights, not on whether they train, and are
-    frozen again afterwards.
+    take part in the measurement, since ``dh_T/dh_t`` depends on the weights, not on whether
+    they train, and are frozen again afterwards.
     ``||dh_T/dh_t||_F`` is computed from ``min(probes, H)`` backward passes along orthonormal
     directions of ``h_T``: exactly when ``probes >= H``, otherwise an unbiased estimate of its
     square.

@@ -1,14 +1,13 @@
 """Recurrent layers: the two backends agree, padding is respected, torch.nn is matched."""
 
 import itertools
+from functools import partial
 
 import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from functools import partial
-
-from convrec.nn import GRU, LSTM, RNN, Padded, Recurrent, RecurrentCell
+from convrec.nn import GRU, LSTM, RNN, Padded, Recurrent
 
 KINDS = {
     "rnn_tanh": (RNN, {}),
