@@ -7,6 +7,7 @@ from convrec.models import (
     forecaster,
     language,
     lenet,
+    maxwell_cell,
     mlp,
     recurrent,
     resnet,
@@ -19,6 +20,7 @@ from convrec.models.fcn import FCN
 from convrec.models.forecaster import Forecaster
 from convrec.models.language import CharLM
 from convrec.models.lenet import LeNet5
+from convrec.models.maxwell_cell import MaxwellCell, MaxwellCellNet
 from convrec.models.mlp import MLP
 from convrec.models.recurrent import RecurrentNet
 from convrec.models.registry import (
@@ -43,6 +45,8 @@ __all__ = [
     "DeepBind",
     "Forecaster",
     "LeNet5",
+    "MaxwellCell",
+    "MaxwellCellNet",
     "ModelEntry",
     "RecurrentNet",
     "ResNet",
@@ -57,6 +61,7 @@ __all__ = [
     "forecaster",
     "language",
     "lenet",
+    "maxwell_cell",
     "mlp",
     "recurrent",
     "register",

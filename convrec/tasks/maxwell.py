@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 from convrec.checks import fail, positive_int
 from convrec.data.maxwell import Histories, HistorySpec, Material, generate, triangles
 from convrec.data.sequences import SequenceDataset
+from convrec.errors import InvalidValueError
 from convrec.nn import Padded
 from convrec.nn.losses import sequence_mse
 from convrec.tasks.base import Task, TaskData, register_task
@@ -30,6 +31,7 @@ from convrec.tasks.dataset import evaluating
 from convrec.tasks.envelope import Envelope
 
 RATE_SCALE = 1e-4  # per second: the signed log-rate feature is sign * log10(1 + |rate| / scale)
+RAW_COLUMNS = 2  # with raw_increments: dlambda and dt, the last two features, not standardised
 COLUMNS = ("stretch", "stretch_rate", "dt")  # of a raw history (T, 3)
 # A raw history's stretch step must match ``rate * dt`` within ``RATE_RTOL`` of the step plus
 # ``STRETCH_ATOL``: generated histories agree to 1e-12, and a float32 stretch (8 ulps near 1)
@@ -146,6 +148,10 @@ class Maxwell(Task):
             ``log10(dt)``, which span the log-uniform rates evenly, and the step's stretch
             increment ``rate * dt``, which the stress update is driven by.
         segments, steps_per_segment: the shape of the training histories.
+        raw_increments: also give the model, as its last two features and not standardised, the
+            step's stretch increment ``dlambda_j = rate_j * dt_j`` and duration ``dt_j`` in
+            seconds, for a model that integrates the law itself (``maxwell-cell``, whose recipe
+            sets it; a model taking ``increment_columns`` is refused without it).
     """
 
     name = "maxwell"
@@ -155,6 +161,15 @@ class Maxwell(Task):
     models: ClassVar[dict[str, dict[str, Any]]] = {
         cell: {"model_options": {"hidden_size": 64, "num_layers": 1}}
         for cell in ("gru", "lstm", "rnn")
+    } | {
+        # a few dozen parameters, most far from their start: larger steps, fewer epochs; two
+        # SDIRK2 substeps per step (benchmarks/maxwell_rates.py: a quarter of one step's error)
+        "maxwell-cell": {
+            "epochs": 20,
+            "lr": 5e-2,
+            "task_options": {"raw_increments": True},
+            "model_options": {"hidden_size": 1, "substeps": 2},
+        }
     }
     input_kind = "sequence"
     outputs_per_step = True
@@ -170,6 +185,7 @@ class Maxwell(Task):
         log_features: bool = True,
         segments: int = 6,
         steps_per_segment: int = 25,
+        raw_increments: bool = False,
     ) -> None:
         self.sizes = {
             split: positive_int("maxwell", f"{split}_size", size)
@@ -182,6 +198,9 @@ class Maxwell(Task):
         if not isinstance(log_features, bool):
             raise fail("maxwell", "log_features", "True or False", repr(log_features))
         self.log_features = log_features
+        if not isinstance(raw_increments, bool):
+            raise fail("maxwell", "raw_increments", "True or False", repr(raw_increments))
+        self.raw_increments = raw_increments
         self.spec = HistorySpec(
             segments=positive_int("maxwell", "segments", segments),
             steps_per_segment=positive_int("maxwell", "steps_per_segment", steps_per_segment),
@@ -193,11 +212,23 @@ class Maxwell(Task):
 
     @property
     def input_shape(self) -> tuple[int | None, ...]:
-        return (None, 6 if self.log_features else 3)
+        features = 6 if self.log_features else 3
+        return (None, features + (RAW_COLUMNS if self.raw_increments else 0))
 
     @property
     def output_size(self) -> int:
         return 1
+
+    def model_defaults(self, model: str, model_options: Sequence[str]) -> dict[str, Any]:
+        """A model that integrates the law from the raw increments (one taking
+        ``increment_columns``, found as the last two features) needs ``raw_increments``."""
+        if "increment_columns" in model_options and not self.raw_increments:
+            raise InvalidValueError(
+                f"maxwell: the model {model!r} integrates the stress from each step's raw "
+                "stretch increment and dt, which the task gives only with raw_increments; "
+                "set --set task_options.raw_increments=true (its recipe does)"
+            )
+        return {}
 
     def test_specs(self) -> dict[str, HistorySpec]:
         """The random test sets: in distribution, and each way beyond it."""
@@ -231,6 +262,8 @@ class Maxwell(Task):
         self.mean = features.reshape(-1, features.shape[-1]).mean(axis=0)
         # a constant feature (one segment: one rate) is centred, not divided by zero
         self.std = np.maximum(features.reshape(-1, features.shape[-1]).std(axis=0), 1e-8)
+        if self.raw_increments:  # passed through as they are
+            self.mean[-RAW_COLUMNS:], self.std[-RAW_COLUMNS:] = 0.0, 1.0
         tests = {
             name: self._dataset(make(spec, self.sizes["test"], stream))
             for (name, spec), stream in zip(self.test_specs().items(), streams[3:], strict=True)
@@ -254,6 +287,8 @@ class Maxwell(Task):
                 np.log10(dt),
                 rate * dt,
             ]
+        if self.raw_increments:
+            columns += [rate * dt, dt]
         return np.stack(columns, axis=-1)
 
     def _model_inputs(self, raw: np.ndarray) -> Tensor:
