@@ -168,7 +168,7 @@ def summary(
         rows.append(
             LayerSummary(
                 name=name,
-                layer=type(module).__name__,
+                layer=module.cell_name if isinstance(module, Recurrent) else type(module).__name__,
                 output_shape=tuple(result.shape),
                 parameters=_count(module) if first_call else 0,
                 parameter_groups=_gate_groups(module) if first_call else {},

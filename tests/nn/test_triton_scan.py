@@ -2,12 +2,8 @@
 by Triton's interpreter: equal to the reference loop, forward and gradients, with masks, both
 directions and recurrent dropout."""
 
-import os
-
 import pytest
 import torch
-
-os.environ.setdefault("TRITON_INTERPRET", "1")  # before the kernels are first imported
 
 from convrec.nn import GRU, LSTM, Padded, Recurrent
 from convrec.nn import cells as cells_module
@@ -20,6 +16,8 @@ TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-10}
 
 @pytest.fixture(autouse=True)
 def interpreted(monkeypatch):
+    """Triton's interpreter for these tests alone (the kernels are imported on first use, so
+    under it); other tests keep the CPU scans."""
     monkeypatch.setenv("TRITON_INTERPRET", "1")
 
 
