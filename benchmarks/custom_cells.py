@@ -17,11 +17,11 @@ import argparse
 import platform
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from datetime import date
 
 import torch
+from masked_rnn import time_runs
 from provenance import revision
 
 from convrec.nn import GRU, LSTM, Padded, Recurrent
@@ -96,22 +96,6 @@ def check_equal(fused: torch.nn.Module, reference: torch.nn.Module, padded: Padd
     torch.testing.assert_close(output, expected, rtol=1e-4, atol=1e-5)
     for mine, theirs in zip(gradients, expected_gradients, strict=True):
         torch.testing.assert_close(mine, theirs, rtol=1e-3, atol=1e-4)
-
-
-def time_runs(runs: dict[str, Callable[[], None]], repeats: int, device: str) -> dict:
-    timings: dict[str, list[float]] = {name: [] for name in runs}
-    for run in runs.values():  # warm-up
-        run()
-    for _ in range(repeats):
-        for name, run in runs.items():
-            if device == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            run()
-            if device == "cuda":
-                torch.cuda.synchronize()
-            timings[name].append(time.perf_counter() - start)
-    return timings
 
 
 def main() -> None:

@@ -139,6 +139,16 @@ def peephole_lstm_cell(
     return h, c
 
 
+def lstm_gate_values(i: Tensor, f: Tensor, candidate: Tensor, o: Tensor) -> dict[str, Tensor]:
+    """An LSTM's gates by the names the gate-saturation diagnostics read."""
+    return {
+        "input (sigmoid)": i,
+        "forget (sigmoid)": f,
+        "candidate (tanh)": candidate,
+        "output (sigmoid)": o,
+    }
+
+
 def gru_cell(
     x: Tensor,
     h: Tensor,
@@ -377,13 +387,7 @@ class LSTMCell(MatrixCell):
 
     def gate_values(self, x: Tensor, state: tuple[Tensor, ...]) -> dict[str, Tensor]:
         """The gates of one step, ``(B, H)`` each, given ``x_t`` and ``(h_{t-1}, C_{t-1})``."""
-        i, f, candidate, o = lstm_gates(x, state[0], *self.weights())
-        return {
-            "input (sigmoid)": i,
-            "forget (sigmoid)": f,
-            "candidate (tanh)": candidate,
-            "output (sigmoid)": o,
-        }
+        return lstm_gate_values(*lstm_gates(x, state[0], *self.weights()))
 
     def fused_scan(
         self,

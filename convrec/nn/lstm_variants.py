@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from convrec.nn.cell_protocol import ScanResult, register_cell
-from convrec.nn.cells import LSTMCell, lstm_scan, peephole_lstm_cell
+from convrec.nn.cells import LSTMCell, lstm_gate_values, lstm_scan, peephole_lstm_cell
 
 
 @register_cell("peephole_lstm")
@@ -62,12 +62,7 @@ class PeepholeLSTMCell(LSTMCell):
         f = torch.sigmoid(a_f + p_f * c)
         candidate = torch.tanh(a_g)
         o = torch.sigmoid(a_o + p_o * (f * c + i * candidate))
-        return {
-            "input (sigmoid)": i,
-            "forget (sigmoid)": f,
-            "candidate (tanh)": candidate,
-            "output (sigmoid)": o,
-        }
+        return lstm_gate_values(i, f, candidate, o)
 
     def parameters_per_gate(self) -> dict[str, int]:
         counts = super().parameters_per_gate()
@@ -144,12 +139,7 @@ class LayerNormLSTMCell(LSTMCell):
     def gate_values(self, x: Tensor, state: tuple[Tensor, ...]) -> dict[str, Tensor]:
         """The gates of one step, ``(B, H)`` each, given ``x_t`` and ``(h_{t-1}, C_{t-1})``."""
         i, f, candidate, o = self._gates(x, state[0])
-        return {
-            "input (sigmoid)": i,
-            "forget (sigmoid)": f,
-            "candidate (tanh)": candidate,
-            "output (sigmoid)": o,
-        }
+        return lstm_gate_values(i, f, candidate, o)
 
     def parameters_per_gate(self) -> dict[str, int]:
         counts = super().parameters_per_gate()

@@ -139,6 +139,23 @@ def gru_backward(
 
 
 @triton.jit
+def load_peepholes(
+    peephole, direction, hidden, dtype, PEEPHOLE: tl.constexpr, BLOCK_H: tl.constexpr
+):
+    """``p_i, p_f, p_o`` of one direction, ``(BLOCK_H,)`` each; zeros without peepholes."""
+    units = tl.arange(0, BLOCK_H)
+    p_i = tl.zeros((BLOCK_H,), dtype=dtype)
+    p_f = tl.zeros((BLOCK_H,), dtype=dtype)
+    p_o = tl.zeros((BLOCK_H,), dtype=dtype)
+    if PEEPHOLE:
+        diagonal = peephole + direction * 3 * hidden + units
+        p_i = tl.load(diagonal, mask=units < hidden, other=0.0)
+        p_f = tl.load(diagonal + hidden, mask=units < hidden, other=0.0)
+        p_o = tl.load(diagonal + 2 * hidden, mask=units < hidden, other=0.0)
+    return p_i, p_f, p_o
+
+
+@triton.jit
 def lstm_forward(
     projected,  # (D, T, B, 4H): W_ih x_t + b, gates (i, f, g, o)
     weight_hh,  # (D, 4H, H)
@@ -170,14 +187,7 @@ def lstm_forward(
     tl.store(hs + first, h, mask=inside)
     tl.store(cs + first, c, mask=inside)
     weights = weight_hh + direction * 4 * hidden * hidden
-    p_i = tl.zeros((BLOCK_H,), dtype=h.dtype)
-    p_f = tl.zeros((BLOCK_H,), dtype=h.dtype)
-    p_o = tl.zeros((BLOCK_H,), dtype=h.dtype)
-    if PEEPHOLE:
-        diagonal = peephole + direction * 3 * hidden + units
-        p_i = tl.load(diagonal, mask=units < hidden, other=0.0)
-        p_f = tl.load(diagonal + hidden, mask=units < hidden, other=0.0)
-        p_o = tl.load(diagonal + 2 * hidden, mask=units < hidden, other=0.0)
+    p_i, p_f, p_o = load_peepholes(peephole, direction, hidden, h.dtype, PEEPHOLE, BLOCK_H)
     for t in range(steps):
         gate_row = ((direction * steps + t) * batch + rows[:, None]) * 4 * hidden + units[None, :]
         h_in = h * mask
@@ -235,14 +245,7 @@ def lstm_backward(
     mask = tl.load(keep + state, mask=inside, other=0.0)
     length = tl.load(lengths + rows, mask=rows < batch, other=0)
     weights = weight_hh + direction * 4 * hidden * hidden
-    p_i = tl.zeros((BLOCK_H,), dtype=mask.dtype)
-    p_f = tl.zeros((BLOCK_H,), dtype=mask.dtype)
-    p_o = tl.zeros((BLOCK_H,), dtype=mask.dtype)
-    if PEEPHOLE:
-        diagonal = peephole + direction * 3 * hidden + units
-        p_i = tl.load(diagonal, mask=units < hidden, other=0.0)
-        p_f = tl.load(diagonal + hidden, mask=units < hidden, other=0.0)
-        p_o = tl.load(diagonal + 2 * hidden, mask=units < hidden, other=0.0)
+    p_i, p_f, p_o = load_peepholes(peephole, direction, hidden, mask.dtype, PEEPHOLE, BLOCK_H)
     carry_h = tl.zeros((BLOCK_B, BLOCK_H), dtype=mask.dtype)
     last = ((direction * (steps + 1) + steps) * batch + rows[:, None]) * hidden + units[None, :]
     carry_c = tl.load(d_cs + last, mask=inside, other=0.0)
