@@ -318,7 +318,8 @@ def _block(hidden: int) -> int:
 
 
 def _kernels() -> dict[str, Any]:
-    """The kernels, imported on first use (only a GPU scan needs Triton)."""
+    """The kernels, imported on first use (only a GPU scan needs Triton; Triton decides when a
+    kernel is decorated, at that import, whether it runs compiled or interpreted)."""
     from convrec.nn import triton_kernels
 
     return {
