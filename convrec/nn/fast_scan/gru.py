@@ -27,8 +27,6 @@ from convrec.nn.fast_scan.common import (
     _weight_gradient,
 )
 
-# GRU -------------------------------------------------------------------------------------------
-
 
 def gru_scan(
     x: Tensor,

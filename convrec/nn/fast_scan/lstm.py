@@ -27,8 +27,6 @@ from convrec.nn.fast_scan.common import (
     _weight_gradient,
 )
 
-# LSTM ------------------------------------------------------------------------------------------
-
 
 def lstm_scan(
     x: Tensor,

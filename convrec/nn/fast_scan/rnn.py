@@ -25,8 +25,6 @@ from convrec.nn.fast_scan.common import (
     _weight_gradient,
 )
 
-# RNN -------------------------------------------------------------------------------------------
-
 
 def rnn_scan(
     x: Tensor,
