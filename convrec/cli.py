@@ -193,6 +193,9 @@ def train(
 
     The run directory holds metrics.json, history.csv, config.yaml, the checkpoints, the shared
     model (model.safetensors, model.json) and the plots."""
+    from convrec.tasks.base import task_class
+
+    task_class(task)  # an unknown name is refused before the training stack loads (seconds)
     from convrec.train.run import train as train_run
 
     flags = {

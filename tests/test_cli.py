@@ -218,6 +218,7 @@ def test_predict_refuses_a_csv_without_the_input_columns(run_dir, tmp_path):
     assert "lacks stretch_rate, dt" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # two processes, each starting Lightning: ~40 s on 2 cores
 def test_two_process_ddp_equals_one_process_with_the_same_global_batch(tmp_path):
     """Fabric's DDP over gloo: 2 CPU processes with half the batch each give one process's
     weights (up to the order of floating-point sums in the all-reduce)."""
@@ -236,6 +237,7 @@ def test_two_process_ddp_equals_one_process_with_the_same_global_batch(tmp_path)
         torch.testing.assert_close(distributed[name], single[name], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow  # two processes, each starting Lightning: ~40 s on 2 cores
 def test_two_process_ddp_trains_the_head_on_a_frozen_backbone(tmp_path):
     """Gradients stop before DDP wraps the model, so its reducer expects none for the backbone."""
     arguments = small_training(tmp_path)

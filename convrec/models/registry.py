@@ -120,7 +120,17 @@ def create(
         **options: the model's own keywords; an unknown one is refused, naming the valid ones.
     """
     model = entry(name)
-    if input_kind is not None and input_kind not in model.inputs:
+    if input_kind is not None:
+        check_takes(name, input_kind)
+    model.check_options(options)
+    return model.build(input_shape=tuple(input_shape), output_size=output_size, **options)
+
+
+def check_takes(name: str, input_kind: str) -> None:
+    """Refuse the registered model ``name`` if it does not take ``input_kind`` input, naming the
+    models that do."""
+    model = entry(name)
+    if input_kind not in model.inputs:
         suitable = ", ".join(other.name for other in available(input_kind))
         raise fail(
             "create",
@@ -128,5 +138,3 @@ def create(
             f"a model that takes {input_kind} input ({suitable})",
             f"{name!r}, which takes {' or '.join(model.inputs)}",
         )
-    model.check_options(options)
-    return model.build(input_shape=tuple(input_shape), output_size=output_size, **options)

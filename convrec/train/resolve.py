@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from convrec.models import entry
+from convrec.models.registry import check_takes
 from convrec.tasks import Task, create_task
 from convrec.tasks.base import task_class
 from convrec.train.config import TrainConfig, make_config, read_config_mapping, written_by_a_run
@@ -54,6 +55,9 @@ def resolve(
     task_object = create_task(config.task, **config.task_options)  # refuses bad task options
     model_entry = entry(config.model)
     model_entry.check_options(config.model_options)
+    known_kind = getattr(type(task_object), "input_kind", None)
+    if isinstance(known_kind, str):  # a task that knows its input before reading data
+        check_takes(config.model, known_kind)
     if not complete:
         needed = task_object.model_defaults(config.model, list(model_entry.options()))
         config = config.model_copy(update={"model_options": needed | config.model_options})

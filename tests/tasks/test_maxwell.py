@@ -52,14 +52,15 @@ def built():
     return small_task()
 
 
-def test_data_splits_are_seeded_and_standardised():
-    task, data = small_task()
+def test_data_splits_are_seeded_and_standardised(built):
+    task, data = built
     features = torch.stack(data.train.inputs).reshape(-1, task.input_shape[-1])
     assert torch.allclose(features.mean(0), torch.zeros(task.input_shape[-1]), atol=1e-5)
     assert torch.allclose(
         features.std(0, unbiased=False), torch.ones(task.input_shape[-1]), atol=1e-4
     )
-    again, other = small_task()[1], create_task("maxwell", train_size=16).build_data(seed=1)
+    again = small_task()[1]
+    other = small_task()[0].build_data(seed=1)
     assert torch.equal(data.train.inputs[0], again.train.inputs[0])
     assert not torch.equal(data.train.inputs[0][:5], other.train.inputs[0][:5])
     assert set(data.tests) == {
