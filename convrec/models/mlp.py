@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import Tensor, nn
 
 from convrec.checks import fail, positive_int, probability
@@ -79,7 +80,8 @@ class MLP(nn.Module):
 
     def forward(self, x: Tensor | Padded) -> Tensor:
         if isinstance(x, Padded):
-            if bool((x.lengths != x.max_length).any()):
+            exporting = torch.compiler.is_exporting()  # lengths are symbolic, not checked
+            if not exporting and bool((x.lengths != x.max_length).any()):
                 raise fail(
                     "MLP",
                     "input",

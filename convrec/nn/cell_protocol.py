@@ -17,7 +17,10 @@ and may define:
 - ``recurrent_weights()``: the recurrent weight block of each gate, for the diagnostics' norms;
 - ``parameters_per_gate()``: parameter counts per gate, for the model summary;
 - ``fused_scan(cells, x, lengths, start, keep, need_state)``: a fast kernel over a whole
-  sequence for the cells of one layer (one per direction), equal to the loop over ``step``.
+  sequence for the cells of one layer (one per direction), equal to the loop over ``step``;
+- ``export_kind``: the name of the graph operator that computes a layer of the cell while a model
+  is exported (:mod:`convrec.nn.export_ops`); a cell without one cannot be exported, and a
+  subclass that rewrites ``step`` does not inherit its base's.
 
 Cells are found by name (``Recurrent('peephole_lstm', ...)``, a model's ``cell`` option) once
 registered with :func:`register_cell`.
@@ -91,6 +94,9 @@ class RecurrentCell(nn.Module):
     recurrent-dropout mask or None; returns the outputs ``(D, B, T, S_0)`` (exact up to each
     length) and the final state parts at each length (only part 0 is read unless
     ``need_state``)."""
+
+    export_kind: str | None = None
+    """Optional: one of :data:`convrec.nn.export_ops.EXPORT_KINDS`."""
 
 
 _CELLS: dict[str, Callable[..., RecurrentCell]] = {}

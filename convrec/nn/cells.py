@@ -326,6 +326,10 @@ class RNNCell(MatrixCell):
             return {}
         return {"hidden (tanh)": rnn_cell(x, state[0], *self.weights(), self.nonlinearity)}
 
+    @property
+    def export_kind(self) -> str:
+        return f"rnn_{self.nonlinearity}"
+
     def fused_scan(
         self,
         cells: list[RNNCell],
@@ -370,6 +374,7 @@ class LSTMCell(MatrixCell):
     gates = 4
     gate_names = ("input", "forget", "candidate", "output")
     state_names = ("h", "c")
+    export_kind = "lstm"
 
     def reset_parameters(self) -> None:
         hidden = self.hidden_size
@@ -454,6 +459,10 @@ class GRUCell(MatrixCell):
         """The gates of one step, ``(B, H)`` each, given ``x_t`` and ``h_{t-1}``."""
         r, z, candidate = gru_gates(x, state[0], *self.weights(), self.reset_after)
         return {"reset (sigmoid)": r, "update (sigmoid)": z, "candidate (tanh)": candidate}
+
+    @property
+    def export_kind(self) -> str:
+        return "gru_reset_after" if self.reset_after else "gru"
 
     def fused_scan(
         self,

@@ -39,7 +39,8 @@ def symbol_batch(
             hint="Convert with .long().",
             error=InvalidTypeError,
         )
-    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= num_symbols):
+    exporting = torch.compiler.is_exporting()  # values are symbolic: the graph checks nothing
+    if not exporting and ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= num_symbols):
         raise fail(
             owner,
             "input",
@@ -52,7 +53,7 @@ def symbol_batch(
         return ids, None
     positions = torch.arange(1, ids.shape[1] + 1, device=ids.device)
     lengths = ((ids != padding_idx) * positions).amax(dim=1)
-    if ids.shape[1] and bool((lengths == 0).any()):
+    if not exporting and ids.shape[1] and bool((lengths == 0).any()):
         row = int((lengths == 0).nonzero()[0, 0])
         raise fail(owner, "input", "at least one non-padding id per row", f"row {row} all padding")
     return ids, lengths

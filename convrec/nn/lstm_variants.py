@@ -38,6 +38,8 @@ class PeepholeLSTMCell(LSTMCell):
         torch.Size([2, 5])
     """
 
+    export_kind = "peephole_lstm"
+
     def reset_parameters(self) -> None:
         super().reset_parameters()
         if "weight_peephole" not in self._parameters:  # built by the first call

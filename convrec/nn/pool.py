@@ -111,7 +111,8 @@ def pool_windows(
         )
         extent = effective_kernel(kernel_size[axis], dilation[axis])
         sizes.append(size)
-        pads.append((left, max((size - 1) * stride[axis] + extent - n - left, 0)))
+        # sym_max, not max: while exporting, n is symbolic and max would fix its branch
+        pads.append((left, torch.sym_max((size - 1) * stride[axis] + extent - n - left, 0)))
     pad_argument = [amount for pair in reversed(pads) for amount in pair]
 
     def windows_of(tensor: Tensor) -> Tensor:

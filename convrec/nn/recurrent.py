@@ -15,7 +15,9 @@ Two backends compute the same numbers:
   hand-written backward through time of :mod:`convrec.nn.fast_scan`.
 
 ``backend='auto'`` picks ``'fused'`` when the cell has a fused scan. A step hook
-(:meth:`Recurrent.register_step_hook`) runs the reference loop, which sees every step.
+(:meth:`Recurrent.register_step_hook`) runs the reference loop, which sees every step. While a
+model is exported, each layer is one operator with a variable number of steps
+(:mod:`convrec.nn.export_ops`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from convrec.errors import InvalidTypeError
 from convrec.nn.cell_protocol import RecurrentCell, find_cell
 from convrec.nn.cells import GRUCell, LSTMCell, RNNCell, flip_update_gate
 from convrec.nn.checks import channels, parameter_dtype
+from convrec.nn.export_ops import exported_layer
 from convrec.nn.padded import Padded, reverse_sequences, unwrap, wrap
 
 BACKENDS = ("auto", "fused", "reference")
@@ -248,6 +251,8 @@ class Recurrent(nn.Module):
         ``(D, B, S_k)``."""
         directions = self.num_directions
         cells = list(self.cells[layer * directions : (layer + 1) * directions])
+        if torch.compiler.is_exporting():
+            return exported_layer(type(self).__name__, cells, x, lengths, start)
         inputs = [x] + ([reverse_sequences(x, lengths)] if directions == 2 else [])
         keep = None
         if self.training and self.recurrent_dropout > 0:

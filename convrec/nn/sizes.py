@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+import torch
 from torch import Tensor
 
 from convrec.checks import fail
@@ -100,8 +101,13 @@ def pool_output_size(
     span = n + left + right - effective_kernel(kernel_size, dilation)
     if not ceil_mode:
         return span // stride + 1
-    size = -(-span // stride) + 1
+    # ceil(span / stride) without a negative floor division, which ONNX's integer Div (it
+    # truncates) would turn into a wrong size in an exported graph
+    size = (span + stride - 1) // stride + 1
     starts_outside = (size - 1) * stride >= n + left
-    return size - (
-        starts_outside.to(size.dtype) if isinstance(starts_outside, Tensor) else int(starts_outside)
-    )
+    if isinstance(starts_outside, Tensor):
+        return size - starts_outside.to(size.dtype)
+    if isinstance(starts_outside, torch.SymBool):  # while exporting: no branch on the size
+        beyond = (size - 1) * stride - (n + left)  # >= 0 when the last window starts outside
+        return size - torch.sym_min(torch.sym_max(beyond + 1, 0), 1)
+    return size - int(starts_outside)
