@@ -16,8 +16,10 @@ from convrec.checks import fail
 from convrec.data.audio import MFCC
 from convrec.data.audio_files import SUFFIXES, fit_length, list_audio, read_audio
 from convrec.data.splits import Pairs
+from convrec.errors import InvalidValueError
 from convrec.tasks.classification import Classification
 from convrec.tasks.dataset import materialised
+from convrec.tasks.exported import ExportSpec
 
 FEATURE_BATCH = 256
 
@@ -91,6 +93,13 @@ class SpokenClassification(Classification):
         clips = materialised(dataset)
         self.clip_shape = tuple(clips.inputs.shape[1:])
         return Pairs(self.features(clips.inputs), clips.targets)
+
+    def export_spec(self) -> ExportSpec:
+        """Refused: the MFCC front end runs in Python (:meth:`model_inputs`)."""
+        raise InvalidValueError(
+            f"{self.name}: the audio front end (MFCC) is not in the exported graph yet, so the "
+            "model cannot be exported with it; use convrec.load(RUN).predict"
+        )
 
     def model_inputs(self, arrays: Sequence[np.ndarray]) -> Tensor:
         """Raw mono waveforms ``(S_i,)`` at 16 kHz, of any length, to a standardised batch."""

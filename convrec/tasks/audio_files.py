@@ -38,6 +38,7 @@ from convrec.data.splits import Pairs
 from convrec.errors import InvalidTypeError, InvalidValueError
 from convrec.tasks.audio import FEATURE_BATCH, batched_features, clip_batch
 from convrec.tasks.base import TaskData, register_task
+from convrec.tasks.exported import ExportSpec
 from convrec.tasks.files import FileClassification
 from convrec.tasks.recipes import Keywords
 
@@ -239,6 +240,13 @@ class AudioFiles(FileClassification):
             "duration": self.clip_length / self.sample_rate,
             "front_end": self.front_end,
         }
+
+    def export_spec(self) -> ExportSpec:
+        """Refused: the MFCC front end runs in Python (:meth:`model_inputs`)."""
+        raise InvalidValueError(
+            f"{self.name}: the audio front end (MFCC) is not in the exported graph yet, so the "
+            "model cannot be exported with it; use convrec.load(RUN).predict"
+        )
 
     def model_inputs(self, arrays: Sequence[np.ndarray]) -> Tensor:
         """Raw mono waveforms ``(S_i,)`` at the run's sample rate, of any length, to a

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from torch import Tensor, nn
@@ -17,6 +17,9 @@ from convrec.data.sequences import collate_padded
 from convrec.errors import InvalidValueError
 from convrec.nn import Padded
 from convrec.plugins import load_entry_points
+
+if TYPE_CHECKING:
+    from convrec.tasks.exported import ExportSpec
 
 
 @dataclass
@@ -107,6 +110,29 @@ class Task(ABC):
     @abstractmethod
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state`."""
+
+    def export_spec(self) -> ExportSpec:
+        """What :meth:`predict` does around the model, in tensor operations, for export (see
+        :mod:`convrec.tasks.exported`); after :meth:`build_data` or :meth:`load_state`.
+
+        Raises:
+            InvalidValueError: this task prepares its inputs in ways a graph does not hold.
+        """
+        raise InvalidValueError(
+            f"{self.name}: its prediction has no export form: the inputs are prepared in "
+            "Python in ways the exported graph does not hold; use convrec.load(RUN).predict"
+        )
+
+    def export_metadata(self) -> dict[str, Any]:
+        """What a user of an exported model needs besides the graph (JSON-serialisable)."""
+        return {
+            "task": self.name,
+            "input_kind": self.input_kind,
+            "input_shape": list(self.input_shape),
+            "input_columns": list(self.input_columns),
+            "output_columns": list(self.output_columns),
+            "outputs_per_step": self.outputs_per_step,
+        }
 
     def model_defaults(self, model: str, model_options: Sequence[str]) -> dict[str, Any]:
         """Options the model ``model`` (which takes ``model_options``) needs for this task's

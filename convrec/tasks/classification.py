@@ -17,6 +17,7 @@ from convrec.data.splits import Pairs, Splits
 from convrec.nn import Padded
 from convrec.tasks.base import TaskData
 from convrec.tasks.dataset import DatasetTask, evaluating
+from convrec.tasks.exported import ExportSpec
 
 
 def few_labels(pairs: Pairs, per_class: int, seed: int) -> Pairs:
@@ -106,6 +107,14 @@ class Classification(DatasetTask):
         batch = self.model_inputs(sequences)
         with evaluating(model) as device:
             return list(model(batch.to(device)).softmax(dim=1).cpu().numpy())
+
+    def export_spec(self) -> ExportSpec:
+        """As the dataset's, with class probabilities out (the softmax of :meth:`predict`)."""
+        spec = super().export_spec()
+        spec.output = "probabilities"
+        spec.output_layout = f"(batch, {len(self.classes)}) float32 class probabilities"
+        spec.metadata["classes"] = list(self.classes)
+        return spec
 
     def state(self) -> dict[str, Any]:
         return super().state() | {"classes": list(self.classes)}

@@ -25,6 +25,7 @@ from convrec.data.sequences import collate_padded
 from convrec.data.splits import LazyInputs, Pairs, Splits
 from convrec.nn import Padded
 from convrec.tasks.base import Task, TaskData
+from convrec.tasks.exported import ExportSpec
 
 EVALUATION_BATCH = 256
 
@@ -232,6 +233,29 @@ class DatasetTask(Task):
         if self.variable_length:
             return Padded.from_sequences(items)
         return torch.stack(items)
+
+    def export_spec(self) -> ExportSpec:
+        """:meth:`model_inputs` and the raw outputs as an :class:`ExportSpec`."""
+        kind = self.input_kind
+        steps = "time" if self.variable_length else str(self.input_shape[0])
+        layouts = {
+            "sequence": f"(batch, {steps}, {self.input_shape[-1]}) float32 values",
+            "image": "(batch, {}, {}, {}) float32 values".format(*self.input_shape),
+            "tokens": f"(batch, {steps}) int64 token ids",
+        }
+        per_step = "time, " if self.outputs_per_step else ""
+        return ExportSpec(
+            input_kind=kind,
+            input_shape=self.input_shape,
+            variable_length=self.variable_length,
+            output="values",
+            input_layout=layouts[kind],
+            output_layout=f"(batch, {per_step}{self.output_size}) float32",
+            mean=self.mean,
+            std=self.std,
+            each_series=self.standardise_each_series,
+            metadata=self.export_metadata(),
+        )
 
     def outputs(self, model: nn.Module, dataset: Dataset) -> tuple[Tensor, Tensor]:
         """The model's outputs and the targets over a whole split, on the CPU."""

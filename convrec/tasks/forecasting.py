@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
@@ -18,6 +19,7 @@ from convrec.errors import InvalidValueError
 from convrec.nn import Padded
 from convrec.tasks.base import TaskData
 from convrec.tasks.dataset import DatasetTask, evaluating, materialised
+from convrec.tasks.exported import ExportSpec
 
 
 class Forecasting(DatasetTask):
@@ -86,6 +88,16 @@ class Forecasting(DatasetTask):
                 directory / "forecasts.png",
             )
         ]
+
+    def export_spec(self) -> ExportSpec:
+        """Windows in units in, the next ``horizon`` values in units out (as :meth:`predict`)."""
+        spec = super().export_spec()
+        spec.mean = torch.from_numpy(self.series_mean)
+        spec.std = torch.from_numpy(self.series_std)
+        spec.scale = torch.from_numpy(self.series_std[:1])
+        spec.shift = torch.from_numpy(self.series_mean[:1])
+        spec.output_layout = f"(batch, {self.output_size}) float32 values in units"
+        return spec
 
     def predict(self, model: nn.Module, sequences: Sequence[np.ndarray]) -> list[np.ndarray]:
         """The next ``horizon`` values for each window ``(lookback, columns)`` in units."""

@@ -21,6 +21,7 @@ from convrec.files import write_text
 from convrec.nn import Padded
 from convrec.tasks.base import TaskData
 from convrec.tasks.dataset import DatasetTask, evaluating, materialised
+from convrec.tasks.exported import ExportSpec
 
 SAMPLE_TEMPERATURES = (0.5, 0.8, 1.0)
 
@@ -97,6 +98,14 @@ class LanguageModelling(DatasetTask):
 
     def state(self) -> dict[str, Any]:
         return super().state() | {"tokenizer": self._known(self.tokenizer).state()}
+
+    def export_spec(self) -> ExportSpec:
+        """Next-token probabilities ``(batch, time, vocabulary)`` after each prefix."""
+        spec = super().export_spec()
+        spec.output = "probabilities"
+        spec.output_layout = f"(batch, time, {self.output_size}) float32 next-token probabilities"
+        spec.metadata["tokenizer"] = self._known(self.tokenizer).state()
+        return spec
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)

@@ -29,6 +29,7 @@ from convrec.nn.losses import sequence_mse
 from convrec.tasks.base import Task, TaskData, register_task
 from convrec.tasks.dataset import evaluating
 from convrec.tasks.envelope import Envelope
+from convrec.tasks.exported import ExportSpec
 
 RATE_SCALE = 1e-4  # per second: the signed log-rate feature is sign * log10(1 + |rate| / scale)
 RAW_COLUMNS = 2  # with raw_increments: dlambda and dt, the last two features, not standardised
@@ -278,18 +279,33 @@ class Maxwell(Task):
         )
 
     def _features(self, raw: np.ndarray) -> np.ndarray:
-        """``(N, T, 3)`` raw columns to ``(N, T, F)`` features (not yet standardised)."""
-        stretch, rate, dt = raw[..., 0], raw[..., 1], raw[..., 2]
-        columns = [stretch - 1.0, rate, dt]
-        if self.log_features:
-            columns += [
-                np.sign(rate) * np.log10(1 + np.abs(rate) / RATE_SCALE),
-                np.log10(dt),
-                rate * dt,
-            ]
-        if self.raw_increments:
-            columns += [rate * dt, dt]
-        return np.stack(columns, axis=-1)
+        """``(N, T, 3)`` raw columns to ``(N, T, F)`` features (not yet standardised), in
+        float64."""
+        features = HistoryFeatures(self.log_features, self.raw_increments)
+        return features(torch.from_numpy(np.asarray(raw, dtype=np.float64))).numpy()
+
+    def export_spec(self) -> ExportSpec:
+        """Raw histories ``(batch, time, 3)`` (stretch, rate, dt) in, stress in MPa out; the
+        features are :class:`HistoryFeatures`. The checks of :meth:`predict` (positive ``dt``,
+        a rate that matches the stretch, the training envelope) stay in Python."""
+        if self.mean is None or self.std is None:
+            raise RuntimeError("maxwell: build_data or load_state must run before export")
+        stress = self.material.reference_stress
+        return ExportSpec(
+            input_kind="sequence",
+            input_shape=(None, len(COLUMNS)),
+            variable_length=True,
+            output="values",
+            input_layout="(batch, time, 3) float32 stretch, stretch rate (1/s), dt (s)",
+            output_layout="(batch, time, 1) float32 stress (MPa)",
+            features=HistoryFeatures(self.log_features, self.raw_increments),
+            mean=torch.from_numpy(self.mean),
+            std=torch.from_numpy(self.std),
+            scale=torch.tensor([stress]),
+            shift=torch.zeros(1),
+            metadata=self.export_metadata()
+            | {"input_shape": [None, len(COLUMNS)], "envelope": self.state()["envelope"]},
+        )
 
     def _model_inputs(self, raw: np.ndarray) -> Tensor:
         if self.mean is None or self.std is None:
@@ -363,3 +379,26 @@ class Maxwell(Task):
         self.mean = np.asarray(state["mean"], dtype=np.float64)
         self.std = np.asarray(state["std"], dtype=np.float64)
         self.envelope = Envelope.from_state(COLUMNS, state.get("envelope"))
+
+
+class HistoryFeatures(nn.Module):
+    """:meth:`Maxwell._features` in tensor operations: ``(B, T, 3)`` raw columns (stretch,
+    rate, dt) to ``(B, T, F)`` features, not yet standardised."""
+
+    def __init__(self, log_features: bool, raw_increments: bool) -> None:
+        super().__init__()
+        self.log_features = log_features
+        self.raw_increments = raw_increments
+
+    def forward(self, raw: Tensor) -> Tensor:
+        stretch, rate, dt = raw[..., 0], raw[..., 1], raw[..., 2]
+        columns = [stretch - 1.0, rate, dt]
+        if self.log_features:
+            columns += [
+                torch.sign(rate) * torch.log10(1 + rate.abs() / RATE_SCALE),
+                torch.log10(dt),
+                rate * dt,
+            ]
+        if self.raw_increments:
+            columns += [rate * dt, dt]
+        return torch.stack(columns, dim=-1)

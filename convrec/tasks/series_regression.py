@@ -32,6 +32,7 @@ from convrec.nn import Padded
 from convrec.nn.losses import sequence_mse
 from convrec.tasks.base import TaskData, register_task
 from convrec.tasks.dataset import DatasetTask, evaluating, standardised
+from convrec.tasks.exported import ExportSpec
 from convrec.tasks.files import require_paths, split_fraction
 from convrec.tasks.series import STANDARDISATIONS
 
@@ -279,6 +280,14 @@ class SeriesRegression(DatasetTask):
                 true, predicted, self.target_columns, directory / "predicted_vs_true.png"
             )
         ]
+
+    def export_spec(self) -> ExportSpec:
+        """As the dataset's, with the targets in their units (:meth:`in_units`)."""
+        spec = super().export_spec()
+        spec.scale = torch.from_numpy(self.target_std)
+        spec.shift = torch.from_numpy(self.target_mean)
+        spec.output_layout = spec.output_layout.replace("float32", "float32 values in units")
+        return spec
 
     def predict(self, model: nn.Module, sequences: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Targets in units for each raw series: ``(K,)``, or ``(T_i, K)`` per step."""

@@ -106,6 +106,9 @@ class TokenTexts:
     def state(self) -> dict[str, Any]:
         return super().state() | {"tokenizer": self._known(self.tokenizer).state()}
 
+    def export_metadata(self) -> dict[str, Any]:
+        return super().export_metadata() | {"tokenizer": self._known(self.tokenizer).state()}
+
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
         saved = state.get("tokenizer")  # None in runs from before it was kept
