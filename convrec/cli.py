@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from convrec.errors import InvalidValueError, PathNotFoundError, UserError
+from convrec.errors import InvalidValueError, PathNotFoundError, UnavailableError, UserError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -355,6 +355,36 @@ def predict(
     count = write_predictions(trained, input, out)
     inputs = "1 input" if count == 1 else f"{count} inputs"
     _console().print(f"{inputs} predicted; written to [bold]{out}[/]")
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    format: Annotated[
+        str, typer.Option("--format", help="'onnx' or 'exported-program' (torch.export)")
+    ] = "onnx",
+    out: Annotated[
+        Path | None, typer.Option(help="file to write", show_default="RUN/model.onnx or .pt2")
+    ] = None,
+) -> None:
+    """Export a trained model to one self-contained file.
+
+    ONNX: the input preprocessing, the model and the output transform as one graph; inputs
+    `inputs` (batch, time, features) and `lengths` (batch,) for sequences, any batch size and
+    number of steps; class names, vocabulary, columns and convrec's version in the metadata.
+    exported-program: the same as a torch.export program (load it with torch.export.load after
+    `import convrec.nn`)."""
+    if not run_dir.is_dir():
+        raise PathNotFoundError(f"invalid value for argument `run_dir`: no directory {run_dir}")
+    try:
+        from convrec.export import export_run
+    except ImportError as error:
+        raise UnavailableError(
+            f"convrec export needs the export extra ({error.name} is missing): "
+            "pip install 'convrec[export]'"
+        ) from None
+    path = export_run(run_dir, format, out)
+    _console().print(f"exported to [bold]{path}[/]")
 
 
 @app.command()

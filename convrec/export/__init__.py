@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -126,6 +127,8 @@ def onnx_model(
     """
     from convrec.export.onnx_ops import translation_table
 
+    # the exporter logs a warning per torchvision operator it cannot register without torchvision
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     with torch.no_grad(), warnings.catch_warnings(), user_errors_first():
         # PyTorch's own deprecation, raised inside torch.export's pytree handling
         warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\)", FutureWarning)

@@ -238,9 +238,10 @@ class DatasetTask(Task):
         """:meth:`model_inputs` and the raw outputs as an :class:`ExportSpec`."""
         kind = self.input_kind
         steps = "time" if self.variable_length else str(self.input_shape[0])
+        sizes = ", ".join(str(size) for size in self.input_shape[1:])
         layouts = {
-            "sequence": f"(batch, {steps}, {self.input_shape[-1]}) float32 values",
-            "image": "(batch, {}, {}, {}) float32 values".format(*self.input_shape),
+            "sequence": f"(batch, {steps}, {sizes}) float32 values",
+            "image": f"(batch, {steps}, {sizes}) float32 values",
             "tokens": f"(batch, {steps}) int64 token ids",
         }
         per_step = "time, " if self.outputs_per_step else ""
