@@ -135,6 +135,10 @@ class CharLM(nn.Module):
         )
         self.head = Pointwise(nn.Linear(self.recurrent.output_size, output_size))
 
+    def streaming_parts(self) -> list[nn.Module]:
+        """The model's layers in order, for :mod:`convrec.nn.streaming`."""
+        return [self.embedding, self.recurrent, self.head]
+
     def forward(self, tokens: Tensor | Padded, state: State | None = None) -> Padded:
         """Next-symbol logits ``(B, T, V)`` (a ``Padded``) at every step, starting from ``state``
         (zeros if None)."""

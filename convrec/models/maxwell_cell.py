@@ -391,6 +391,10 @@ class MaxwellCellNet(nn.Module):
             read_out.bias.zero_()
         self.head = Pointwise(read_out)
 
+    def streaming_parts(self) -> list[nn.Module]:
+        """The model's layers in order, for :mod:`convrec.nn.streaming`."""
+        return [self.recurrent, self.head]
+
     def forward(self, x: Tensor | Padded) -> Tensor | Padded:
         return self.head(self.recurrent(x))  # (B, T, H) -> (B, T, O)
 

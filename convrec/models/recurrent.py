@@ -163,6 +163,11 @@ class RecurrentNet(nn.Module):
         read_out = nn.Linear(self.recurrent.output_size, output_size)
         self.head = Pointwise(read_out) if return_sequences else read_out
 
+    def streaming_parts(self) -> list[nn.Module]:
+        """The model's layers in order, for :mod:`convrec.nn.streaming`."""
+        parts = [self.embedding, self.recurrent, self.pool, self.head]
+        return [part for part in parts if part is not None]
+
     def forward(self, x: Tensor | Padded) -> Tensor | Padded:
         if self.embedding is None:
             data = x.data if isinstance(x, Padded) else x

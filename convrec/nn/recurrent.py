@@ -186,8 +186,34 @@ class Recurrent(nn.Module):
             ``return_state=True``, a pair ``(output, final_state)`` with the final state shaped
             like ``state``, taken at each sequence's true length.
         """
+        data, lengths, _ = unwrap(type(self).__name__, x, 3, "(B, T, C)", (1,))
+        outputs, final_state = self._run(data, lengths, state, self.return_state)
+        directions = self.num_directions
+        if self.return_sequences:
+            output = wrap(outputs, lengths)
+        else:
+            output = torch.cat(list(final_state[0][-directions:]), dim=-1)
+        if not self.return_state:
+            return output
+        return output, (final_state if len(final_state) > 1 else final_state[0])
+
+    def advance(self, x: Tensor, state: State | None = None) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """Every step's output and the final state, whatever ``return_sequences`` and
+        ``return_state`` say: a chunk of a stream, continued from ``state``.
+
+        Shape:
+            x: ``(B, T, I)``; state: as :meth:`forward`'s, or None for zeros; returns the
+            outputs ``(B, T, D * S)`` and the final state parts ``(num_layers * D, B, S_k)``.
+        """
+        data, _, _ = unwrap(type(self).__name__, x, 3, "(B, T, C)", (1,))
+        return self._run(data, None, state, True)
+
+    def _run(
+        self, data: Tensor, lengths: Tensor | None, state: State | None, need_state: bool
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """Every layer over ``data (B, T, I)``: the last layer's outputs ``(B, T, D * S)`` and
+        the final state parts."""
         owner = type(self).__name__
-        data, lengths, _ = unwrap(owner, x, 3, "(B, T, C)", (1,))
         channels(owner, data, -1, self.input_size, "(B, T, C)")
         first = next(self.cells[0].parameters(), None)
         if first is not None:
@@ -197,7 +223,6 @@ class Recurrent(nn.Module):
             self.backend == "fused"
             or (self.backend == "auto" and self.cells[0].fused_scan is not None)
         )
-        need_state = self.return_state
         directions = self.num_directions
         layer_input, final_states = data, []
         for layer in range(self.num_layers):
@@ -209,13 +234,7 @@ class Recurrent(nn.Module):
             if layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, self.training)
         final_state = tuple(torch.cat(parts) for parts in zip(*final_states, strict=True))
-        if self.return_sequences:
-            output = wrap(layer_input, lengths)
-        else:
-            output = torch.cat(list(final_state[0][-directions:]), dim=-1)
-        if not self.return_state:
-            return output
-        return output, (final_state if len(final_state) > 1 else final_state[0])
+        return layer_input, final_state
 
     def _initial_state(self, state: State | None, data: Tensor) -> tuple[Tensor, ...]:
         owner = type(self).__name__

@@ -82,21 +82,30 @@ class ExportedModel(nn.Module):
             self.register_buffer(name, None if value is None else value.float())
 
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
+        x = self.prepare(inputs, lengths)
+        if lengths is not None:
+            x = zero_padding(x, lengths)
+        output = self.model(Padded.trusted(x, lengths) if lengths is not None else x)
+        sequence = isinstance(output, Padded)
+        y = self.finish(output.data if sequence else output)
+        return zero_padding(y, lengths) if sequence else y
+
+    def prepare(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """Raw inputs to the model's inputs: features, then standardisation."""
         x = inputs if self.features is None else self.features(inputs)
         if self.each_series:
             x = _each_series_standardised(x, lengths)
         if self.mean is not None:
             x = (x - self.mean) / self.std
-        if lengths is not None:
-            x = zero_padding(x, lengths)
-        output = self.model(Padded.trusted(x, lengths) if lengths is not None else x)
-        sequence = isinstance(output, Padded)
-        y = output.data if sequence else output
+        return x
+
+    def finish(self, y: Tensor) -> Tensor:
+        """The model's outputs to the task's: probabilities, or values in units."""
         if self.probabilities:
             y = y.softmax(dim=-1)
         if self.scale is not None:
             y = y * self.scale + self.shift
-        return zero_padding(y, lengths) if sequence else y
+        return y
 
 
 def _each_series_standardised(x: Tensor, lengths: Tensor | None) -> Tensor:

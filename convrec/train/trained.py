@@ -16,6 +16,7 @@ from convrec.errors import InvalidValueError, PathNotFoundError, UserError
 from convrec.models import create, entry
 from convrec.tasks import Task, create_task
 from convrec.tasks.base import task_class
+from convrec.tasks.streaming import Stream
 from convrec.train.config import read_config_file
 from convrec.train.model_files import read_model
 
@@ -56,6 +57,11 @@ class TrainedModel:
                     "again or train anew"
                 )
         return predictions
+
+    def stream(self) -> Stream:
+        """Feed one sequence chunk by chunk with explicit state (causal models; see
+        :mod:`convrec.tasks.streaming`)."""
+        return Stream(self.model, self.task.export_spec())
 
 
 def load(run_dir: str | Path) -> TrainedModel:

@@ -1,0 +1,93 @@
+"""A trained model fed one sequence chunk by chunk: ``convrec.load(RUN).stream()``.
+
+Each :meth:`Stream.push` takes the next raw steps of the sequence, ``(t, features)`` (token ids
+``(t,)``), prepares them as ``predict`` does (the task's features and training statistics, step
+by step), runs the model's causal layers from the state the last push left
+(:mod:`convrec.nn.streaming`), and returns the task's outputs for those steps: ``(t, outputs)``
+for a model with an output per step, or ``(outputs,)`` for the sequence so far for a
+many-to-one model. Pushing a sequence in chunks of any sizes gives what ``predict`` gives for
+the whole sequence.
+
+The state is a dictionary of plain tensors (:attr:`Stream.state`): save it with safetensors,
+restore it with :meth:`Stream.load_state`, start over with :meth:`Stream.reset`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from convrec.checks import describe, fail
+from convrec.nn.streaming import check_streamable, stream_parts
+from convrec.tasks.exported import ExportedModel, ExportSpec
+
+
+class Stream:
+    """Chunk-by-chunk inference of one sequence through a causal model (see the module
+    docstring).
+
+    Raises:
+        InvalidValueError: the model has a layer that reads the future (named), or the task
+            standardises each series by its whole length.
+    """
+
+    def __init__(self, model: nn.Module, spec: ExportSpec) -> None:
+        owner = "stream"
+        parts = getattr(model, "streaming_parts", None)
+        if parts is None:
+            raise fail(
+                owner,
+                "model",
+                "a model whose layers run chunk by chunk (rnn, lstm, gru, charlm, maxwell-cell "
+                "and plugins defining streaming_parts)",
+                type(model).__name__,
+            )
+        if spec.each_series or spec.input_kind == "image":
+            raise fail(
+                owner,
+                "task",
+                "a task whose inputs are sequences prepared step by step",
+                "one that standardises each series by its own length"
+                if spec.each_series
+                else "one of images",
+            )
+        self.parts = parts()
+        check_streamable(owner, self.parts, model)
+        self.wrapped = ExportedModel(model, spec).eval()
+        self.tokens = spec.input_kind == "tokens"
+        self.features = None if self.tokens else spec.input_shape[-1]
+        self._state: dict[str, Tensor] = {}
+
+    @torch.no_grad()
+    def push(self, chunk: np.ndarray | Tensor) -> np.ndarray:
+        """The outputs for the next ``t >= 1`` steps of the sequence: ``chunk`` is ``(t,
+        features)`` (token ids: ``(t,)``)."""
+        steps = torch.as_tensor(np.asarray(chunk))
+        expected = "(t,) token ids" if self.tokens else f"(t, {self.features}) values"
+        shape_ok = steps.dim() == (1 if self.tokens else 2) and steps.shape[0] >= 1
+        if shape_ok and not self.tokens:
+            shape_ok = steps.shape[1] == self.features
+        if not shape_ok:
+            raise fail("Stream.push", "chunk", f"an array {expected}, t >= 1", describe(chunk))
+        batch = steps[None].long() if self.tokens else steps[None].float()
+        prepared = self.wrapped.prepare(batch)
+        output, self._state = stream_parts(self.parts, prepared, self._state or None)
+        return self.wrapped.finish(output)[0].numpy()
+
+    @property
+    def state(self) -> dict[str, Tensor]:
+        """The state after the last push, as plain tensors (a copy; empty before the first)."""
+        return {name: value.clone() for name, value in self._state.items()}
+
+    def load_state(self, state: dict[str, Tensor]) -> None:
+        """Continue from a state :attr:`state` returned (for this model)."""
+        if set(state) != set(self._state) and self._state:
+            raise fail(
+                "Stream.load_state", "state", f"the parts {sorted(self._state)}", sorted(state)
+            )
+        self._state = {name: value.clone() for name, value in state.items()}
+
+    def reset(self) -> None:
+        """Start a new sequence."""
+        self._state = {}
