@@ -388,6 +388,32 @@ def export(
 
 
 @app.command()
+def serve(
+    runs: Annotated[list[Path], typer.Argument(help="run directories to serve")],
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    max_batch: Annotated[int, typer.Option(help="sequences batched across requests")] = 64,
+    max_wait_ms: Annotated[
+        float, typer.Option(help="how long a request waits for others to batch with")
+    ] = 5.0,
+    max_upload_mb: Annotated[float, typer.Option(help="largest request body")] = 16.0,
+) -> None:
+    """Serve trained models over HTTP: /predict (JSON or a file), /metadata, /health."""
+    for run in runs:
+        if not run.is_dir():
+            raise PathNotFoundError(f"invalid value for argument `runs`: no directory {run}")
+    try:
+        from convrec.serve import serve as serve_runs
+    except ImportError as error:
+        raise UnavailableError(
+            f"convrec serve needs the serve extra ({error.name} is missing): "
+            "pip install 'convrec[serve]'"
+        ) from None
+    _console().print(f"serving {', '.join(run.name for run in runs)} on http://{host}:{port}")
+    serve_runs(runs, host, port, max_batch, max_wait_ms, int(max_upload_mb * 2**20))
+
+
+@app.command()
 def summary(
     model_or_run: Annotated[str, typer.Argument(help="a model name or a run directory")],
     input_shape: Annotated[

@@ -27,6 +27,8 @@ FLOORS = {
     "models": 3,
     "tasks": 3,
     "train": 4,
+    "export": 4,
+    "serve": 4,
     "cli": 5,
 }
 """Each top-level module or package of convrec and its floor; a module may import from its own

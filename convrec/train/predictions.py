@@ -36,6 +36,25 @@ def default_output(trained: TrainedModel, source: Path) -> Path:
     return source.with_name(f"{source.stem}.predictions{suffix}")
 
 
+def read_inputs(trained: TrainedModel, source: Path) -> tuple[list[str], list[np.ndarray]]:
+    """The names and raw inputs of every sequence (image, clip, text) in ``source``, read as
+    :func:`write_predictions` reads them.
+
+    Raises:
+        InvalidValueError: ``source`` is of no format the run reads, or not readable as one.
+    """
+    if reads_itself(trained.task, source):
+        return trained.task.prediction_inputs(source)
+    if source.suffix == ".npz":
+        return read_sequences_npz(source)
+    if source.suffix == ".csv":
+        columns = trained.description["input_columns"] or None  # none named: every column
+        return read_sequences_csv(source, columns)
+    raise InvalidValueError(
+        f"invalid value for argument `input`: expected a .npz or .csv file, got {source.name}"
+    )
+
+
 def write_predictions(trained: TrainedModel, source: Path, out: Path) -> int:
     """Predict every sequence of ``source`` and write them to ``out``; returns how many
     sequences were predicted.
@@ -52,24 +71,14 @@ def write_predictions(trained: TrainedModel, source: Path, out: Path) -> int:
     Raises:
         InvalidValueError: ``source`` is of no format the run reads, or not readable as one.
     """
+    names, sequences = read_inputs(trained, source)
+    predictions = trained.predict(sequences)
     if reads_itself(trained.task, source):
-        names, inputs = trained.task.prediction_inputs(source)
-        predictions = trained.predict(inputs)
         if hasattr(trained.task, "prediction_table"):
             write_text(out, trained.task.prediction_table(names, predictions))
         else:
             write_text(out, _class_table(trained.task.classes, names, predictions))
         return len(predictions)
-    if source.suffix == ".npz":
-        names, sequences = read_sequences_npz(source)
-    elif source.suffix == ".csv":
-        columns = trained.description["input_columns"] or None  # none named: every column
-        names, sequences = read_sequences_csv(source, columns)
-    else:
-        raise InvalidValueError(
-            f"invalid value for argument `input`: expected a .npz or .csv file, got {source.name}"
-        )
-    predictions = trained.predict(sequences)
     if out.suffix == ".npz":
         write_npz(out, dict(zip(names, predictions, strict=True)))
     elif classes := tuple(getattr(trained.task, "classes", ())):

@@ -3,14 +3,12 @@ with the task's preprocessing in the graph, in a process where convrec cannot be
 
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
 import sys
 import warnings
 
 import numpy as np
-import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -53,28 +51,6 @@ def padded(sequences: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     for index, sequence in enumerate(sequences):
         batch[index, : len(sequence)] = sequence
     return batch, np.array([len(sequence) for sequence in sequences], dtype=np.int64)
-
-
-@pytest.fixture(scope="module")
-def series_run(tmp_path_factory):
-    """A GRU run on a long CSV of two-channel series of 12 to 30 steps."""
-    folder = tmp_path_factory.mktemp("series")
-    values, labels = make_series(32)
-    with (folder / "train.csv").open("w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["id", "a", "b", "label"])
-        for index, (series, label) in enumerate(zip(values, labels, strict=True)):
-            for step in series[: 12 + index % 19]:
-                writer.writerow([f"s{index}", *step, label])
-    return convrec.train(
-        "series",
-        model="gru",
-        epochs=2,
-        progress=False,
-        out=str(folder / "runs"),
-        model_options={"hidden_size": 8, "bidirectional": True},
-        task_options={"data": str(folder / "train.csv")},
-    )
 
 
 def test_an_exported_classifier_predicts_in_a_process_without_convrec(series_run, tmp_path):
