@@ -106,6 +106,7 @@ def installed(site: Path, module: str, source: str) -> Path:
     return site
 
 
+@pytest.mark.slow  # two trainings in fresh processes, ~16 s; --import is tested above
 def test_an_installed_plugin_is_found_without_import(tmp_path):
     site = installed(tmp_path / "site", "convrec_sine_plugin", EXAMPLE.read_text())
     listing = convrec("tasks", cwd=tmp_path, path=site)

@@ -79,6 +79,7 @@ def session_of(module: nn.Module, example: tuple, shapes: dict, names: list, tmp
     return onnxruntime.InferenceSession(str(path))
 
 
+@pytest.mark.slow  # 10-25 s a group; CI runs the layers' parity (test_onnx_layers.py)
 @pytest.mark.parametrize("group", list(GROUPS))
 def test_every_zoo_model_exports_with_a_variable_batch_and_length(group, tmp_path):
     kind, names = GROUPS[group]

@@ -45,9 +45,8 @@ def one_epoch_run(tmp_path_factory):
     return small_run(tmp_path_factory.mktemp("runs"), epochs=1)
 
 
-@pytest.mark.parametrize(
-    "bucket_by_length", [pytest.param(False, marks=pytest.mark.slow), True]
-)  # the bucketed sampler's state is the harder case; both run with `pytest -m slow`
+@pytest.mark.slow  # ~18 s each; test_resume.py kills and resumes runs bit for bit by default
+@pytest.mark.parametrize("bucket_by_length", [False, True])
 def test_resume_continues_from_the_newest_checkpoint_bit_for_bit(tmp_path, bucket_by_length):
     options = {"schedule": "constant", "bucket_by_length": bucket_by_length}
     whole = small_run(tmp_path / "whole", epochs=3, **options)
