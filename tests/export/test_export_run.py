@@ -20,14 +20,8 @@ from convrec.export import export_run
 from convrec.tasks import create_task
 from convrec.tasks.envelope import OutOfDistributionWarning
 from tests.tasks.test_series import make_series
+from tests.tasks.test_streaming import TINY_MAXWELL
 
-TINY_MAXWELL = {
-    "train_size": 16,
-    "validation_size": 4,
-    "test_size": 4,
-    "segments": 2,
-    "steps_per_segment": 5,
-}
 WITHOUT_CONVREC = """
 import json, sys
 sys.modules["convrec"] = None  # any import of convrec now fails
