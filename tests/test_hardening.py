@@ -432,6 +432,7 @@ def test_an_npz_key_named_file_is_predicted_and_a_zero_length_sequence_is_named(
 # 15. A multi-machine run says what it waits for, and gives up after its timeout.
 
 
+@pytest.mark.slow  # a fresh process waits out its 3 s rendezvous: ~12 s
 def test_waiting_for_other_machines_is_said_and_bounded(tmp_path):
     environment = os.environ | {
         "MASTER_ADDR": "127.0.0.1",

@@ -7,6 +7,7 @@ import csv
 import pytest
 
 import convrec
+from tests.export.runs import TINY_MAXWELL
 from tests.tasks.test_series import make_series
 
 
@@ -29,4 +30,17 @@ def series_run(tmp_path_factory):
         out=str(folder / "runs"),
         model_options={"hidden_size": 8, "bidirectional": True},
         task_options={"data": str(folder / "train.csv")},
+    )
+
+
+@pytest.fixture(scope="session")
+def maxwell_run(tmp_path_factory):
+    return convrec.train(
+        "maxwell",
+        model="gru",
+        epochs=1,
+        progress=False,
+        out=str(tmp_path_factory.mktemp("runs")),
+        task_options=TINY_MAXWELL,
+        model_options={"hidden_size": 8},
     )

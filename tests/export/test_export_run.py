@@ -19,8 +19,8 @@ from convrec.errors import InvalidValueError, PathNotFoundError
 from convrec.export import export_run
 from convrec.tasks import create_task
 from convrec.tasks.envelope import OutOfDistributionWarning
+from tests.export.runs import TINY_MAXWELL
 from tests.tasks.test_series import make_series
-from tests.tasks.test_streaming import TINY_MAXWELL
 
 WITHOUT_CONVREC = """
 import json, sys
@@ -76,17 +76,10 @@ def test_an_exported_classifier_predicts_in_a_process_without_convrec(series_run
     assert answer["outputs"] == ["probabilities"] and answer["version"] == convrec.__version__
 
 
-def test_the_main_job_exports_raw_histories_to_stress_in_both_formats(tmp_path):
+def test_the_main_job_exports_raw_histories_to_stress_in_both_formats(maxwell_run):
     import onnxruntime
 
-    run = convrec.train(
-        "maxwell",
-        model="gru",
-        epochs=1,
-        progress=False,
-        out=str(tmp_path),
-        task_options=TINY_MAXWELL,
-    )
+    run = maxwell_run
     trained = convrec.load(run.directory)
     fresh = create_task("maxwell", **TINY_MAXWELL)  # building data refits a task's statistics
     histories = fresh.build_data(seed=5).tests["rates-10x-faster"].raw

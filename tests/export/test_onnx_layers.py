@@ -58,8 +58,7 @@ def test_one_layer_many_to_one_without_biases_matches_at_each_true_last_step(tmp
 
 def convolutions(padding: str) -> nn.Module:
     return nn.Sequential(
-        Conv1d(FEATURES, 6, 3, padding=padding),
-        Conv1d(6, 6, 3, stride=2, padding=padding),
+        Conv1d(FEATURES, 6, 3, stride=2, padding=padding),
         Pool1d("max", 2, stride=1, padding=padding),
         Pool1d("mean", 3, stride=2, padding=padding),
         Conv1d(6, 4, 2, padding=padding, dilation=2),

@@ -16,27 +16,7 @@ from convrec.tasks import create_task
 from convrec.tasks.envelope import OutOfDistributionWarning
 from convrec.tasks.exported import ExportSpec
 from convrec.tasks.streaming import Stream
-
-TINY_MAXWELL = {
-    "train_size": 16,
-    "validation_size": 4,
-    "test_size": 4,
-    "segments": 2,
-    "steps_per_segment": 5,
-}
-
-
-@pytest.fixture(scope="module")
-def maxwell_run(tmp_path_factory):
-    return convrec.train(
-        "maxwell",
-        model="gru",
-        epochs=1,
-        progress=False,
-        out=str(tmp_path_factory.mktemp("runs")),
-        task_options=TINY_MAXWELL,
-        model_options={"hidden_size": 8},
-    )
+from tests.export.runs import TINY_MAXWELL
 
 
 def history() -> np.ndarray:
