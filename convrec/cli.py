@@ -230,6 +230,7 @@ def train(
     if model is not None and isinstance(known_kind, str):  # also before the training stack
         check_takes(model, known_kind)
     from convrec.train.run import train as train_run
+
     options = settings | {key: value for key, value in flags.items() if value is not None}
     run = train_run(
         task,
