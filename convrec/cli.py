@@ -193,10 +193,7 @@ def train(
 
     The run directory holds metrics.json, history.csv, config.yaml, the checkpoints, the shared
     model (model.safetensors, model.json) and the plots."""
-    from convrec.models.registry import check_takes
-    from convrec.tasks.base import task_class
-
-    task_type = task_class(task)  # an unknown name is refused before the training stack loads
+    from convrec.train.resolve import refuse_by_name
 
     flags = {
         "finetune": None if finetune is None else str(finetune),
@@ -226,9 +223,7 @@ def train(
             )
     model = model or settings.pop("model", None)
     settings.pop("model", None)
-    known_kind = getattr(task_type, "input_kind", None)
-    if model is not None and isinstance(known_kind, str):  # also before the training stack
-        check_takes(model, known_kind)
+    refuse_by_name(task, model)  # in seconds, before the training stack loads
     from convrec.train.run import train as train_run
 
     options = settings | {key: value for key, value in flags.items() if value is not None}

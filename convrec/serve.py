@@ -213,12 +213,11 @@ def _array(item: Any, index: int) -> Any:
     if isinstance(item, str):
         return item
     try:
-        array = np.asarray(item, dtype=np.float64)
+        return np.asarray(item, dtype=np.float32)
     except (TypeError, ValueError):
         raise RequestError(
             422, f"inputs[{index}]", "a text or a rectangular array of numbers"
         ) from None
-    return array.astype(np.float32)
 
 
 def _error(status: int, field: str, message: str) -> JSONResponse:

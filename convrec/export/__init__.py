@@ -147,21 +147,15 @@ def onnx_model(
     proto = program.model_proto
     _name_axes(proto, {(0, 0): "batch", (0, 1): "time"} if len(inputs) > 1 else {(0, 0): "batch"})
     if len(inputs) > 1:
-        onnx.helper.set_model_props(proto, {"min_padded_steps": str(fewest_steps(exported))})
+        proto.metadata_props.add(key="min_padded_steps", value=str(fewest_steps(exported)))
     return proto
 
 
 def fewest_steps(program: torch.export.ExportedProgram) -> int:
     """The fewest padded steps the program's graph holds for: ``torch.export`` assumes a dynamic
     size is at least 2 and adds what the layers need (a net that halves time twice needs 5)."""
-    placeholder = next(
-        node
-        for node in program.graph.nodes
-        if node.op == "placeholder"
-        and node.name not in program.graph_signature.inputs_to_parameters
-        and node.name not in program.graph_signature.inputs_to_buffers
-    )
-    steps = placeholder.meta["val"].shape[1]
+    inputs = program.graph_signature.user_inputs[0]
+    steps = next(node for node in program.graph.nodes if node.name == inputs).meta["val"].shape[1]
     if isinstance(steps, int):
         return steps
     return int(program.range_constraints[steps.node.expr].lower)
@@ -196,10 +190,8 @@ def write_onnx(
     }
     for value in [*proto.graph.input, *proto.graph.output]:
         value.doc_string = documentation[value.name]
-    properties = {entry.key: entry.value for entry in proto.metadata_props}
-    onnx.helper.set_model_props(
-        proto, properties | {key: json.dumps(value) for key, value in metadata.items()}
-    )
+    for key, value in metadata.items():
+        proto.metadata_props.add(key=key, value=json.dumps(value))
     return atomic_write(path, lambda file: file.write(proto.SerializeToString()))
 
 

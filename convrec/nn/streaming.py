@@ -87,7 +87,7 @@ def stream_chunk(
         a many-to-one layer (its value after the chunk's last step).
     """
     if isinstance(module, Recurrent):
-        carried = None if state is None else tuple(state[name] for name in sorted(state))
+        carried = None if state is None else tuple(state[f"part{k}"] for k in range(len(state)))
         outputs, final = module.advance(chunk, carried)
         new_state = {f"part{index}": part for index, part in enumerate(final)}
         if module.return_sequences:
@@ -98,12 +98,7 @@ def stream_chunk(
     if isinstance(module, GlobalPool):
         return _running_pool(module, chunk, state)
     if isinstance(module, nn.Sequential):
-        new_state: LayerState = {}
-        for index, part in enumerate(module):
-            own = _prefixed(state, f"{index}.")
-            chunk, after = stream_chunk(part, chunk, own or None)
-            new_state |= {f"{index}.{key}": value for key, value in after.items()}
-        return chunk, new_state
+        return stream_parts(list(module), chunk, state)
     output = module(chunk)
     return (output.data if isinstance(output, Padded) else output), {}
 
@@ -113,7 +108,12 @@ def stream_parts(
 ) -> tuple[Tensor, LayerState]:
     """:func:`stream_chunk` through ``parts`` in order; the state's keys are prefixed
     ``"<index>."``."""
-    return stream_chunk(nn.Sequential(*parts), chunk, state)
+    new_state: LayerState = {}
+    for index, part in enumerate(parts):
+        own = _prefixed(state, f"{index}.")
+        chunk, after = stream_chunk(part, chunk, own or None)
+        new_state |= {f"{index}.{key}": value for key, value in after.items()}
+    return chunk, new_state
 
 
 def _prefixed(state: LayerState | None, prefix: str) -> LayerState:

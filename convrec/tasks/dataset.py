@@ -237,20 +237,15 @@ class DatasetTask(Task):
     def export_spec(self) -> ExportSpec:
         """:meth:`model_inputs` and the raw outputs as an :class:`ExportSpec`."""
         kind = self.input_kind
-        steps = "time" if self.variable_length else str(self.input_shape[0])
-        sizes = ", ".join(str(size) for size in self.input_shape[1:])
-        layouts = {
-            "sequence": f"(batch, {steps}, {sizes}) float32 values",
-            "image": f"(batch, {steps}, {sizes}) float32 values",
-            "tokens": f"(batch, {steps}) int64 token ids",
-        }
+        axes = ", ".join("time" if size is None else str(size) for size in self.input_shape)
+        values = "int64 token ids" if kind == "tokens" else "float32 values"
         per_step = "time, " if self.outputs_per_step else ""
         return ExportSpec(
             input_kind=kind,
             input_shape=self.input_shape,
             variable_length=self.variable_length,
             output="values",
-            input_layout=layouts[kind],
+            input_layout=f"(batch, {axes}) {values}",
             output_layout=f"(batch, {per_step}{self.output_size}) float32",
             mean=self.mean,
             std=self.std,

@@ -82,9 +82,14 @@ class Stream:
 
     def load_state(self, state: dict[str, Tensor]) -> None:
         """Continue from a state :attr:`state` returned (for this model)."""
-        if set(state) != set(self._state) and self._state:
+        if not isinstance(state, dict) or not all(
+            isinstance(value, Tensor) for value in state.values()
+        ):
             raise fail(
-                "Stream.load_state", "state", f"the parts {sorted(self._state)}", sorted(state)
+                "Stream.load_state",
+                "state",
+                "a dict of tensors, as Stream.state gives",
+                describe(state),
             )
         self._state = {name: value.clone() for name, value in state.items()}
 

@@ -14,6 +14,17 @@ from convrec.tasks.base import task_class
 from convrec.train.config import TrainConfig, make_config, read_config_mapping, written_by_a_run
 
 
+def refuse_by_name(task: str, model: str | None) -> type[Task]:
+    """What the names alone refuse, before any data is read or the training stack loads: an
+    unknown task, and a model that cannot take the input kind a task knows without its data.
+    Returns the task's class."""
+    task_type = task_class(task)
+    known_kind = getattr(task_type, "input_kind", None)
+    if model is not None and isinstance(known_kind, str):
+        check_takes(model, known_kind)
+    return task_type
+
+
 def resolve_config(
     task: str, model: str | None = None, config_file: str | Path | None = None, **options: Any
 ) -> TrainConfig:
@@ -55,9 +66,7 @@ def resolve(
     task_object = create_task(config.task, **config.task_options)  # refuses bad task options
     model_entry = entry(config.model)
     model_entry.check_options(config.model_options)
-    known_kind = getattr(type(task_object), "input_kind", None)
-    if isinstance(known_kind, str):  # a task that knows its input before reading data
-        check_takes(config.model, known_kind)
+    refuse_by_name(config.task, config.model)
     if not complete:
         needed = task_object.model_defaults(config.model, list(model_entry.options()))
         config = config.model_copy(update={"model_options": needed | config.model_options})
