@@ -12,6 +12,7 @@ from convrec.models.registry import register
 from convrec.nn import GRU, Padded
 from convrec.nn.checks import channels
 from convrec.nn.padded import unwrap
+from convrec.nn.streaming import SlidingWindow
 
 
 def last_values(series: Tensor, lengths: Tensor | None, count: int) -> Tensor:
@@ -91,7 +92,7 @@ class Forecaster(nn.Module):
                 f"a feature index in [0, {features}) for input_shape {tuple(input_shape)}",
                 repr(target_column),
             )
-        self.features = features
+        self.features, self.window = features, steps
         self.target_column = target_column
         self.ar_window = ar_window if steps is None else min(ar_window, steps)
         self.encoder = GRU(
@@ -105,6 +106,11 @@ class Forecaster(nn.Module):
         )
         self.head = nn.Linear(hidden_size, output_size)
         self.highway = nn.Linear(self.ar_window, output_size) if self.ar_window else None
+
+    def streaming_parts(self) -> list[nn.Module]:
+        """The model on each lookback window a stream completes, for
+        :mod:`convrec.nn.streaming` (a forecast after every observation)."""
+        return [SlidingWindow(self, self.window)]
 
     def forward(self, x: Tensor | Padded) -> Tensor:
         data, lengths, _ = unwrap("Forecaster", x, 3, "(B, T, F)", (1,))

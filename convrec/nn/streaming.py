@@ -11,8 +11,17 @@ that the outputs of all chunks, put together, are the outputs of the whole seque
   ``(k - 1) * d`` input steps, zeros at the start, as the causal padding is;
 - :class:`~convrec.nn.GlobalPool` (max, min, mean, sum): the running summary of the steps so
   far, so a many-to-one model gives its output for the sequence up to the chunk's end;
+
+With ``every_step=True`` a many-to-one layer gives its output after each step of the chunk
+instead of the last one alone: the output the whole model would give if the sequence ended there
+(a keyword detector's posterior after every frame).
 - position-wise modules (:class:`~convrec.nn.Pointwise`, ``nn.Linear``, dropout, activations,
-  :class:`~convrec.nn.Embedding`): no state.
+  :class:`~convrec.nn.Embedding`): no state;
+- :class:`SlidingWindow` around a model of a fixed window (a forecaster of its last ``T``
+  steps): the state is the last ``T - 1`` steps; once ``T`` steps have come, every step gives
+  the model's output for the window ending there, and a chunk that completes no window gives
+  none. Each output costs a whole window's run: the model was trained on windows that start
+  from a zero state, so carrying its state across them would change its answers.
 
 Anything else, a bidirectional layer included, reads the future and is refused by name.
 """
@@ -47,6 +56,19 @@ STATELESS = (
 )
 
 
+class SlidingWindow(nn.Module):
+    """A streaming part: ``model`` on each window of ``steps`` steps ending at a new step.
+
+    Shape:
+        model: ``(N, steps, F) -> (N, O)``; as a part: ``(B, t, F) -> (B, n, O)``, one output
+        per window the chunk completes.
+    """
+
+    def __init__(self, model: nn.Module, steps: int | None) -> None:
+        super().__init__()
+        self.model, self.steps = model, steps
+
+
 def streaming_refusal(module: nn.Module, name: str = "") -> str | None:
     """Why ``module`` cannot run chunk by chunk (naming the layer), or None if it can."""
     label = f"{name} ({type(module).__name__})" if name else type(module).__name__
@@ -71,47 +93,54 @@ def streaming_refusal(module: nn.Module, name: str = "") -> str | None:
             if reason is not None:
                 return reason
         return None
+    if isinstance(module, SlidingWindow):
+        if module.steps is None:
+            return f"{label} reads windows of no fixed length, so no window ends at a step"
+        return None
     if isinstance(module, STATELESS):
         return None
     return f"{label} is not a layer convrec can run chunk by chunk"
 
 
 def stream_chunk(
-    module: nn.Module, chunk: Tensor, state: LayerState | None
+    module: nn.Module, chunk: Tensor, state: LayerState | None, every_step: bool = False
 ) -> tuple[Tensor, LayerState]:
     """``module``'s output for ``chunk`` given its ``state`` (None at the start), and its new
     state.
 
     Shape:
         chunk: ``(B, t, F)`` (token ids ``(B, t)``); output ``(B, t, F')``, or ``(B, F')`` after
-        a many-to-one layer (its value after the chunk's last step).
+        a many-to-one layer (its value after the chunk's last step; ``(B, t, F')``, its value
+        after each step, with ``every_step``).
     """
     if isinstance(module, Recurrent):
         carried = None if state is None else tuple(state[f"part{k}"] for k in range(len(state)))
         outputs, final = module.advance(chunk, carried)
         new_state = {f"part{index}": part for index, part in enumerate(final)}
-        if module.return_sequences:
+        if module.return_sequences or every_step:
             return outputs, new_state
         return torch.cat(list(final[0][-module.num_directions :]), dim=-1), new_state
     if isinstance(module, Conv1d):
         return _causal_convolution(module, chunk, state)
     if isinstance(module, GlobalPool):
-        return _running_pool(module, chunk, state)
+        return _running_pool(module, chunk, state, every_step)
     if isinstance(module, nn.Sequential):
-        return stream_parts(list(module), chunk, state)
+        return stream_parts(list(module), chunk, state, every_step)
+    if isinstance(module, SlidingWindow):
+        return _sliding_window(module, chunk, state)
     output = module(chunk)
     return (output.data if isinstance(output, Padded) else output), {}
 
 
 def stream_parts(
-    parts: Sequence[nn.Module], chunk: Tensor, state: LayerState | None
+    parts: Sequence[nn.Module], chunk: Tensor, state: LayerState | None, every_step: bool = False
 ) -> tuple[Tensor, LayerState]:
     """:func:`stream_chunk` through ``parts`` in order; the state's keys are prefixed
     ``"<index>."``."""
     new_state: LayerState = {}
     for index, part in enumerate(parts):
         own = _prefixed(state, f"{index}.")
-        chunk, after = stream_chunk(part, chunk, own or None)
+        chunk, after = stream_chunk(part, chunk, own or None, every_step)
         new_state |= {f"{index}.{key}": value for key, value in after.items()}
     return chunk, new_state
 
@@ -139,21 +168,42 @@ def _causal_convolution(
     return output, {"past": window[:, window.shape[1] - history :]}
 
 
-def _running_pool(
-    pool: GlobalPool, chunk: Tensor, state: LayerState | None
+def _sliding_window(
+    part: SlidingWindow, chunk: Tensor, state: LayerState | None
 ) -> tuple[Tensor, LayerState]:
-    """The pool of every step so far: ``(B, t, C) -> (B, C)``."""
+    """The model on every complete window ending in the chunk, as one batch: ``(B, t, F) ->
+    (B, n, O)``; the state keeps the last ``steps - 1`` steps (fewer before the first window)."""
+    steps = part.steps
+    history = chunk if state is None else torch.cat([state["past"], chunk], dim=1)
+    count = history.shape[1] - steps + 1
+    if count > 0:
+        windows = history.unfold(1, steps, 1).transpose(2, 3)  # (B, n, steps, F)
+        flat = part.model(windows.reshape(-1, steps, history.shape[2]))  # (B * n, O)
+        outputs = flat.reshape(history.shape[0], count, -1)
+    else:
+        outputs = chunk.new_zeros(chunk.shape[0], 0, 0)
+    return outputs, {"past": history[:, max(0, history.shape[1] - steps + 1) :]}
+
+
+def _running_pool(
+    pool: GlobalPool, chunk: Tensor, state: LayerState | None, every_step: bool = False
+) -> tuple[Tensor, LayerState]:
+    """The pool of every step so far: ``(B, t, C) -> (B, C)``, or ``(B, t, C)`` (the pool up to
+    each step) with ``every_step``."""
     if pool.kind in ("max", "min"):
-        extreme = chunk.amax(dim=1) if pool.kind == "max" else chunk.amin(dim=1)
+        running = chunk.cummax(dim=1) if pool.kind == "max" else chunk.cummin(dim=1)
+        extremes = running.values  # (B, t, C)
         if state is not None:
             pick = torch.maximum if pool.kind == "max" else torch.minimum
-            extreme = pick(state["extreme"], extreme)
-        return extreme, {"extreme": extreme}
-    total = chunk.sum(dim=1) + (0 if state is None else state["total"])
-    count = chunk.new_full((chunk.shape[0], 1), chunk.shape[1])
-    count = count + (0 if state is None else state["count"])
-    output = total / count if pool.kind == "mean" else total
-    return output, {"total": total, "count": count}
+            extremes = pick(state["extreme"].unsqueeze(1), extremes)
+        extreme = extremes[:, -1]
+        return (extremes if every_step else extreme), {"extreme": extreme}
+    totals = chunk.cumsum(dim=1) + (0 if state is None else state["total"].unsqueeze(1))
+    steps = torch.arange(1, chunk.shape[1] + 1, device=chunk.device, dtype=chunk.dtype)
+    counts = steps.view(1, -1, 1) + (0 if state is None else state["count"].unsqueeze(1))
+    total, count = totals[:, -1], counts[:, -1].expand(chunk.shape[0], 1)
+    outputs = totals / counts if pool.kind == "mean" else totals
+    return (outputs if every_step else outputs[:, -1]), {"total": total, "count": count}
 
 
 def check_streamable(

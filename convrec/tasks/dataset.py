@@ -251,6 +251,7 @@ class DatasetTask(Task):
             std=self.std,
             each_series=self.standardise_each_series,
             metadata=self.export_metadata(),
+            output_size=self.output_size,
         )
 
     def outputs(self, model: nn.Module, dataset: Dataset) -> tuple[Tensor, Tensor]:

@@ -4,7 +4,8 @@
 runs the model and turns its outputs into probabilities or units. :class:`ExportedModel` does the
 same in tensor operations, so that ``torch.export`` and ONNX capture all of it:
 
-    x = features(inputs)                       a task's own input features (maxwell)
+    x = features(inputs)                       a task's own input features (maxwell, audio
+                                               frames, whose lengths become frame counts)
     x = (x - mean_b) / std_b                   each series by its own valid steps (optional)
     x = (x - mean) / std                       the training split's statistics
     x = 0 beyond each length                   as the padding of a Padded batch
@@ -39,11 +40,15 @@ class ExportSpec:
         variable_length: the inputs are ``(B, T, ...)`` with lengths ``(B,)``.
         output: ``'probabilities'`` (softmax over the last axis) or ``'values'``.
         input_layout, output_layout: the axes, in words, for the graph's documentation.
-        features: a module computing the task's input features from raw inputs, or None.
+        features: a module computing the task's input features from raw inputs, or None; a
+            module with ``frames(lengths)`` changes the number of steps (samples to frames).
+        example_steps: the padded steps of the example batch the graph is traced with (enough
+            for ``features``), or None for a few.
         mean, std: the training split's statistics (broadcast against one item), or None.
         each_series: standardise every series by its own valid steps first.
         scale, shift: ``values`` in units are ``y * scale + shift`` (per last axis).
         metadata: what a user of the file needs besides the graph (class names, columns, ...).
+        output_size: values per output (per step for sequence outputs), if known.
     """
 
     input_kind: str
@@ -53,12 +58,14 @@ class ExportSpec:
     input_layout: str
     output_layout: str
     features: nn.Module | None = None
+    example_steps: int | None = None
     mean: Tensor | None = None
     std: Tensor | None = None
     each_series: bool = False
     scale: Tensor | None = None
     shift: Tensor | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    output_size: int | None = None
 
 
 class ExportedModel(nn.Module):
@@ -84,6 +91,7 @@ class ExportedModel(nn.Module):
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
         x = self.prepare(inputs, lengths)
         if lengths is not None:
+            lengths = self.feature_lengths(lengths)
             x = zero_padding(x, lengths)
         output = self.model(Padded.trusted(x, lengths) if lengths is not None else x)
         sequence = isinstance(output, Padded)
@@ -95,9 +103,16 @@ class ExportedModel(nn.Module):
         x = inputs if self.features is None else self.features(inputs)
         if self.each_series:
             x = _each_series_standardised(x, lengths)
-        if self.mean is not None:
-            x = (x - self.mean) / self.std
-        return x
+        return self.standardised(x)
+
+    def standardised(self, x: Tensor) -> Tensor:
+        """Features in the training split's standard units."""
+        return x if self.mean is None else (x - self.mean) / self.std
+
+    def feature_lengths(self, lengths: Tensor) -> Tensor:
+        """The model's steps for raw inputs of ``lengths`` steps: frames for samples."""
+        frames = getattr(self.features, "frames", None)
+        return lengths if frames is None else frames(lengths)
 
     def finish(self, y: Tensor) -> Tensor:
         """The model's outputs to the task's: probabilities, or values in units."""

@@ -1,12 +1,21 @@
 """A trained model fed one sequence chunk by chunk: ``convrec.load(RUN).stream()``.
 
 Each :meth:`Stream.push` takes the next raw steps of the sequence, ``(t, features)`` (token ids
-``(t,)``), prepares them as ``predict`` does (the task's features and training statistics, step
-by step), runs the model's causal layers from the state the last push left
-(:mod:`convrec.nn.streaming`), and returns the task's outputs for those steps: ``(t, outputs)``
-for a model with an output per step, or ``(outputs,)`` for the sequence so far for a
-many-to-one model. Pushing a sequence in chunks of any sizes gives what ``predict`` gives for
-the whole sequence.
+``(t,)``, waveform samples ``(t,)``), prepares them as ``predict`` does (the task's features and
+training statistics, step by step), runs the model's causal layers from the state the last push
+left (:mod:`convrec.nn.streaming`), and returns the task's outputs for those steps: ``(t,
+outputs)`` for a model with an output per step, or ``(outputs,)`` for the sequence so far for a
+many-to-one model; with ``every_step=True`` a many-to-one model gives ``(t, outputs)``, its
+output after each step. Pushing a sequence in chunks of any sizes gives what ``predict`` gives
+for the whole sequence.
+
+A forecaster's stream gives, once ``lookback`` observations have come, a forecast after each
+new one (``(t, horizon)``, each equal to ``predict`` on the window ending there; ``(0,
+horizon)`` before). A waveform stream's steps are the front end's frames
+(:class:`~convrec.data.audio.framewise.FramewiseMFCC`): a push returns the outputs of the frames
+its samples complete (without ``every_step``, the last of them alone), ``(0, outputs)`` when
+they complete none (a 20 ms chunk of 16 kHz audio completes two 10 ms frames); its samples
+still short of a frame are part of the state.
 
 The state is a dictionary of plain tensors (:attr:`Stream.state`): save it with safetensors,
 restore it with :meth:`Stream.load_state`, start over with :meth:`Stream.reset`.
@@ -32,7 +41,7 @@ class Stream:
             standardises each series by its whole length.
     """
 
-    def __init__(self, model: nn.Module, spec: ExportSpec) -> None:
+    def __init__(self, model: nn.Module, spec: ExportSpec, every_step: bool = False) -> None:
         owner = "stream"
         parts = getattr(model, "streaming_parts", None)
         if parts is None:
@@ -55,25 +64,50 @@ class Stream:
         self.parts = parts()
         check_streamable(owner, self.parts, model)
         self.wrapped = ExportedModel(model, spec).eval()
-        self.tokens = spec.input_kind == "tokens"
-        self.features = None if self.tokens else spec.input_shape[-1]
+        self.kind = spec.input_kind
+        self.features = spec.input_shape[-1] if self.kind == "sequence" else None
+        self.every_step = every_step
+        self.output_size = spec.output_size
         self._state: dict[str, Tensor] = {}
 
     @torch.no_grad()
     def push(self, chunk: np.ndarray | Tensor) -> np.ndarray:
         """The outputs for the next ``t >= 1`` steps of the sequence: ``chunk`` is ``(t,
-        features)`` (token ids: ``(t,)``)."""
+        features)`` (token ids or waveform samples: ``(t,)``)."""
         steps = torch.as_tensor(np.asarray(chunk))
-        expected = "(t,) token ids" if self.tokens else f"(t, {self.features}) values"
-        shape_ok = steps.dim() == (1 if self.tokens else 2) and steps.shape[0] >= 1
-        if shape_ok and not self.tokens:
+        expected = {"tokens": "(t,) token ids", "waveform": "(t,) samples"}.get(
+            self.kind, f"(t, {self.features}) values"
+        )
+        shape_ok = steps.dim() == (2 if self.features else 1) and steps.shape[0] >= 1
+        if shape_ok and self.features:
             shape_ok = steps.shape[1] == self.features
         if not shape_ok:
             raise fail("Stream.push", "chunk", f"an array {expected}, t >= 1", describe(chunk))
-        batch = steps[None].long() if self.tokens else steps[None].float()
+        batch = steps[None].long() if self.kind == "tokens" else steps[None].float()
+        if self.kind == "waveform":
+            return self._push_samples(batch)
         prepared = self.wrapped.prepare(batch)
-        output, self._state = stream_parts(self.parts, prepared, self._state or None)
+        output, self._state = stream_parts(
+            self.parts, prepared, self._state or None, self.every_step
+        )
+        if output.dim() == 3 and output.shape[1] == 0:  # no window complete yet
+            return np.zeros((0, self.output_size), np.float32)
         return self.wrapped.finish(output)[0].numpy()
+
+    def _push_samples(self, samples: Tensor) -> np.ndarray:
+        """Waveform samples ``(1, t)`` through the front end: the outputs of the frames they
+        complete."""
+        pending = self._state.pop("pending_samples", None)
+        frames, pending = self.wrapped.features.advance(samples, pending)
+        layer_state = self._state or None
+        if frames.shape[1] > 0:
+            prepared = self.wrapped.standardised(frames)
+            output, layer_state = stream_parts(self.parts, prepared, layer_state, True)
+            outputs = self.wrapped.finish(output)[0]
+        else:
+            outputs = torch.zeros(0, self.output_size)
+        self._state = (layer_state or {}) | {"pending_samples": pending}
+        return (outputs if self.every_step else outputs[-1:]).numpy()
 
     @property
     def state(self) -> dict[str, Tensor]:

@@ -58,10 +58,11 @@ class TrainedModel:
                 )
         return predictions
 
-    def stream(self) -> Stream:
+    def stream(self, every_step: bool = False) -> Stream:
         """Feed one sequence chunk by chunk with explicit state (causal models; see
-        :mod:`convrec.tasks.streaming`)."""
-        return Stream(self.model, self.task.export_spec())
+        :mod:`convrec.tasks.streaming`); ``every_step``: a many-to-one model's output after
+        every step, not only the last."""
+        return Stream(self.model, self.task.export_spec(), every_step)
 
 
 def load(run_dir: str | Path) -> TrainedModel:

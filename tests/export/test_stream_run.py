@@ -63,3 +63,54 @@ def test_a_bad_chunk_and_a_bidirectional_model_are_refused_by_name(maxwell_run):
     spec = ExportSpec("sequence", (None, 3), True, "values", "", "")
     with pytest.raises(InvalidValueError, match=r"recurrent \(Recurrent\) is bidirectional"):
         Stream(model, spec)
+
+
+def test_greedy_generation_through_a_stream_is_what_charlm_generates():
+    torch.manual_seed(0)
+    model = create(
+        "charlm", input_shape=(None,), output_size=9, vocab_size=9, hidden_size=8, embedding_dim=4
+    ).eval()
+    stream = Stream(model, ExportSpec("tokens", (None,), True, "probabilities", "", ""))
+    prompt = np.array([3, 5, 2, 7])
+    probabilities = stream.push(prompt)[-1]  # the prompt is read once
+    generated = []
+    for _ in range(12):  # then one id at a time from the state: no pass over the prefix
+        generated.append(int(np.argmax(probabilities[1:])) + 1)  # padding (id 0) never drawn
+        probabilities = stream.push(np.array(generated[-1:]))[-1]
+    assert generated == model.generate(torch.tensor(prompt), 12, temperature=0).tolist()
+
+
+def run_step_graph(path, chunks: list[np.ndarray]) -> list[np.ndarray]:
+    """Each chunk through an ``onnx-step`` file, the state carried from call to call."""
+    import json
+
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path))
+    layouts = json.loads(session.get_modelmeta().custom_metadata_map["state"])
+    state = {
+        f"state.{name}": np.zeros([1 if size == "batch" else size for size in layout], np.float32)
+        for name, layout in layouts.items()
+    }
+    outputs = []
+    for chunk in chunks:
+        output, *after = session.run(None, {"chunk": chunk[None], **state})
+        state = dict(zip(state, after, strict=True))
+        outputs.append(output[0])
+    return outputs
+
+
+def test_the_step_graph_carries_the_state_in_and_out_as_a_stream_does(maxwell_run, tmp_path):
+    from convrec.export import export_run
+
+    path = export_run(maxwell_run.directory, "onnx-step", tmp_path / "step.onnx")
+    raw = history().astype(np.float32)
+    sizes = [1, 5, 2, 9, 3, 4]
+    chunks = [raw[sum(sizes[:k]) : sum(sizes[: k + 1])] for k in range(len(sizes))]
+    stream = convrec.load(maxwell_run.directory).stream()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfDistributionWarning)
+        expected = [stream.push(chunk) for chunk in chunks]
+    got = run_step_graph(path, chunks)
+    for ours, theirs in zip(got, expected, strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-5 * np.abs(theirs).max())

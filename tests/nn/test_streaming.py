@@ -66,6 +66,52 @@ def test_causal_convolutions_recurrence_and_running_pools_stream_as_they_run_who
             torch.testing.assert_close(output, prefix, atol=1e-5, rtol=1e-5)
 
 
+@given(sizes=CHUNKINGS, kind=st.sampled_from(["max", "min", "mean", "sum", "last"]))
+def test_every_step_gives_a_many_to_one_model_s_output_for_each_prefix(sizes, kind):
+    torch.manual_seed(0)
+    pool = [] if kind == "last" else [GlobalPool(kind)]
+    parts = [
+        Recurrent("gru", FEATURES, 4, return_sequences=bool(pool)),
+        *pool,
+        nn.Linear(4, 2),
+    ]
+    inputs = torch.randn(2, STEPS, FEATURES)
+    every, state, start, index = [], None, 0, 0
+    with torch.no_grad():
+        while start < STEPS:
+            size = sizes[index % len(sizes)]
+            output, state = stream_parts(parts, inputs[:, start : start + size], state, True)
+            every.append(output)
+            start, index = start + size, index + 1
+        every = torch.cat(every, dim=1)  # (B, T, 2)
+        for end in range(1, STEPS + 1):
+            prefix = inputs[:, :end]
+            for part in parts:
+                prefix = part(prefix)
+            torch.testing.assert_close(every[:, end - 1], prefix, atol=1e-5, rtol=1e-5)
+
+
+@given(sizes=CHUNKINGS)
+def test_a_forecaster_streams_a_forecast_for_every_window_a_chunk_completes(sizes):
+    torch.manual_seed(0)
+    model = create("forecaster", input_shape=(5, FEATURES), output_size=2, hidden_size=4).eval()
+    inputs = torch.randn(2, STEPS, FEATURES)
+    with torch.no_grad():
+        pieces = chunked(model.streaming_parts(), inputs, sizes)
+        windows = [model(inputs[:, end - 5 : end]) for end in range(5, STEPS + 1)]
+    ends = _ends(STEPS, sizes)
+    for previous, end, piece in zip([0, *ends], ends, pieces, strict=False):
+        assert piece.shape[1] == max(0, end - max(previous, 4))  # windows ending in it
+    got = torch.cat([piece for piece in pieces if piece.shape[1]], dim=1)
+    torch.testing.assert_close(got, torch.stack(windows, dim=1), atol=1e-5, rtol=1e-5)
+
+
+def test_a_forecaster_of_windows_of_any_length_is_refused():
+    model = create("forecaster", input_shape=(None, FEATURES), output_size=2, hidden_size=4)
+    with pytest.raises(InvalidValueError, match="windows of no fixed length"):
+        check_streamable("stream", model.streaming_parts())
+
+
 def _ends(steps: int, sizes: list[int]) -> list[int]:
     ends, start, index = [], 0, 0
     while start < steps:

@@ -266,3 +266,19 @@ def test_later_files_must_continue_the_series_with_its_columns(tmp_path):
             task.build_data(0)
     with pytest.raises(UserError, match=r"a --validation file needs a --test file after it"):
         create_task("forecast", data=str(data), validation=str(gap))
+
+
+def test_a_stream_forecasts_after_every_observation_as_predict_does_on_its_window(trained_run):
+    run, _, values, _ = trained_run
+    trained = convrec.load(run.directory)
+    observations = values[:40].astype(np.float32)  # (40, 2) sales and price
+    stream = trained.stream()
+    pushed, start = [], 0
+    for size in [1, 4, 9, 2, 7, 11, 6]:
+        pushed.append(stream.push(observations[start : start + size]))
+        start += size
+    assert [len(part) for part in pushed[:3]] == [0, 0, 3]  # a window needs 12 observations
+    forecasts = np.concatenate(pushed)  # (29, 3): after observations 12 .. 40
+    windows = [observations[end - 12 : end] for end in range(12, 41)]
+    expected = np.stack(trained.predict(windows))
+    np.testing.assert_allclose(forecasts, expected, atol=1e-5 * np.abs(expected).max())
