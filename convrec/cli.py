@@ -361,10 +361,16 @@ def predict(
 def export(
     run_dir: Annotated[Path, typer.Argument(help="a run directory")],
     format: Annotated[
-        str, typer.Option("--format", help="'onnx' or 'exported-program' (torch.export)")
+        str,
+        typer.Option(
+            "--format",
+            help="'onnx', 'exported-program' (torch.export) or 'onnx-step' (a stream's step, "
+            "its state in and out)",
+        ),
     ] = "onnx",
     out: Annotated[
-        Path | None, typer.Option(help="file to write", show_default="RUN/model.onnx or .pt2")
+        Path | None,
+        typer.Option(help="file to write", show_default="RUN/model.onnx, .pt2 or _step.onnx"),
     ] = None,
 ) -> None:
     """Export a trained model to one self-contained file.
@@ -373,7 +379,9 @@ def export(
     `inputs` (batch, time, features) and `lengths` (batch,) for sequences, any batch size and
     number of steps; class names, vocabulary, columns and convrec's version in the metadata.
     exported-program: the same as a torch.export program (load it with torch.export.load after
-    `import convrec.nn`)."""
+    `import convrec.nn`). onnx-step: one push of a stream (a causal model): `chunk` and the
+    state in, the outputs after each step and the next state out; the state's shapes are in the
+    metadata."""
     if not run_dir.is_dir():
         raise PathNotFoundError(f"invalid value for argument `run_dir`: no directory {run_dir}")
     try:
@@ -385,6 +393,65 @@ def export(
         ) from None
     path = export_run(run_dir, format, out)
     _console().print(f"exported to [bold]{path}[/]")
+
+
+@app.command()
+def stream(
+    run_dir: Annotated[Path, typer.Argument(help="a run with a framewise front end")],
+    audio: Annotated[Path, typer.Argument(help="a recording (WAV, FLAC, Ogg; any rate)")],
+    threshold: Annotated[
+        float, typer.Option(help="smoothed posterior at which a keyword is detected")
+    ] = 0.8,
+    chunk_ms: Annotated[float, typer.Option(help="milliseconds of audio per push")] = 20.0,
+    smoothing: Annotated[float, typer.Option(help="seconds of posteriors averaged")] = 0.2,
+    refractory: Annotated[float, typer.Option(help="seconds without detection after one")] = 1.0,
+    background: Annotated[
+        list[str] | None,
+        typer.Option(help="a class never detected (noise, silence); repeat for several"),
+    ] = None,
+) -> None:
+    """Listen to a recording as a live stream: a keyword model (keywords-stream) is fed
+    `--chunk-ms` of audio at a time and detects keywords as it goes; prints each keyword heard
+    (time, keyword, smoothed posterior), the latency per chunk and the real-time factor."""
+    import numpy as np
+    from rich.table import Table
+
+    from convrec.data.audio_files import read_audio
+    from convrec.tasks.keyword_detection import NOT_KEYWORDS, KeywordDetector, stream_recording
+    from convrec.train.trained import load
+
+    trained = load(run_dir)
+    spec = trained.task.export_spec()
+    if spec.input_kind != "waveform":
+        raise InvalidValueError(
+            f"invalid value for argument `run_dir`: convrec stream listens to audio, and "
+            f"{run_dir} takes {spec.input_kind} inputs; use convrec.load(RUN).stream()"
+        )
+    if not audio.is_file():
+        raise PathNotFoundError(f"invalid value for argument `audio`: no file {audio}")
+    if not chunk_ms > 0:
+        raise InvalidValueError(f"invalid value for option `--chunk-ms`: {chunk_ms} is not > 0")
+    rate, classes = spec.metadata["sample_rate"], spec.metadata["classes"]
+    samples = read_audio(audio, rate)
+    step, first = spec.features.frame_times()
+    ignored = NOT_KEYWORDS if background is None else tuple(background)
+    detector = KeywordDetector(classes, step, threshold, smoothing, refractory, ignored)
+    chunk = max(1, round(chunk_ms * rate / 1000))
+    live = trained.stream(every_step=True)
+    _, detections, timings = stream_recording(live, samples, chunk, detector, first)
+    table = Table(title=f"keywords heard in {audio.name} (threshold {threshold})")
+    for column in ("time s", "keyword", "score"):
+        table.add_column(column)
+    for found in detections:
+        table.add_row(f"{found.time:.2f}", classes[found.label], f"{found.score:.3f}")
+    console = _console()
+    console.print(table)
+    seconds = len(samples) / rate
+    console.print(
+        f"{seconds:.1f} s of audio in {len(timings)} chunks of {chunk_ms:g} ms: latency per "
+        f"chunk mean {timings.mean() * 1e3:.2f} ms, p99 {np.percentile(timings, 99) * 1e3:.2f} "
+        f"ms; real-time factor {timings.sum() / seconds:.3f}"
+    )
 
 
 @app.command()

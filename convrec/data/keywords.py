@@ -90,6 +90,23 @@ class SpokenDataset(Dataset):
         waveform = self.waveforms[index].astype(np.float32) / INT16_SCALE
         return torch.from_numpy(waveform), int(self.labels[index])
 
+    def _words_and_voices(
+        self,
+        keywords: Sequence[str],
+        unknown_words: Sequence[str],
+        voices: Sequence[str] | None,
+    ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        """Check the keywords, the other words and the voice pool; set ``voices`` (this split's)
+        and ``classes``; return the words and the pool."""
+        owner = type(self).__name__
+        keywords = speech.check_words(owner, "keywords", keywords)
+        unknown_words = speech.check_words(owner, "unknown_words", unknown_words)
+        _disjoint(owner, "unknown_words", unknown_words, "keywords", keywords)
+        pool = speech.check_voices(owner, speech.default_voices() if voices is None else voices)
+        self.voices = speech.split_voices(owner, pool, self.split)
+        self.classes = (*keywords, UNKNOWN, SILENCE)
+        return keywords, unknown_words, pool
+
     def _load_or_build(
         self, parameters: dict, build: Callable[[np.random.Generator], dict[str, np.ndarray]]
     ) -> None:
@@ -173,14 +190,9 @@ class KeywordSpotting(SpokenDataset):
     ) -> None:
         owner = type(self).__name__
         self.split = one_of(owner, "split", split, SPLITS)
-        keywords = speech.check_words(owner, "keywords", keywords)
-        unknown_words = speech.check_words(owner, "unknown_words", unknown_words)
-        _disjoint(owner, "unknown_words", unknown_words, "keywords", keywords)
         clips = DEFAULT_CLIPS_PER_CLASS[split] if clips_per_class is None else clips_per_class
         clips = positive_int(owner, "clips_per_class", clips)
-        pool = speech.check_voices(owner, speech.default_voices() if voices is None else voices)
-        self.voices = speech.split_voices(owner, pool, split)
-        self.classes = (*keywords, UNKNOWN, SILENCE)
+        keywords, unknown_words, pool = self._words_and_voices(keywords, unknown_words, voices)
         parameters = {
             "dataset": owner,
             **_common_parameters(owner, split, seed, pool, snr_db, workers),

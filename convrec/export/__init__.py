@@ -11,8 +11,8 @@ vocabulary, input columns, convrec's version) is in the file's metadata as JSON 
 The graph's inputs:
 
 - ``inputs``: ``(batch, time, features)`` float32 for sequences, ``(batch, time)`` int64 for
-  token ids, ``(batch, channels, height, width)`` for images; padded with anything past each
-  length;
+  token ids, ``(batch, time)`` float32 for waveforms (time in samples), ``(batch, channels,
+  height, width)`` for images; padded with anything past each length;
 - ``lengths``: ``(batch,)`` int64, each sequence's true number of steps (variable-length inputs
   only).
 
@@ -43,7 +43,7 @@ from convrec.errors import UserError
 from convrec.files import atomic_write
 from convrec.tasks.exported import ExportedModel, ExportSpec
 
-FORMATS = {"onnx": "model.onnx", "exported-program": "model.pt2"}
+FORMATS = {"onnx": "model.onnx", "exported-program": "model.pt2", "onnx-step": "model_step.onnx"}
 OPSET = 18
 EXAMPLE_STEPS = 8
 
@@ -53,8 +53,10 @@ def export_run(run_dir: str | Path, format: str = "onnx", out: str | Path | None
 
     Args:
         run_dir: a run directory (``model.safetensors``, ``model.json``).
-        format: ``'onnx'`` or ``'exported-program'``.
-        out: the file to write; default ``RUN/model.onnx`` or ``RUN/model.pt2``.
+        format: ``'onnx'``, ``'exported-program'``, or ``'onnx-step'`` (a stream's step with
+            its state in and out, :mod:`convrec.export.step`).
+        out: the file to write; default ``RUN/model.onnx``, ``RUN/model.pt2`` or
+            ``RUN/model_step.onnx``.
 
     Raises:
         InvalidValueError: the task's prediction or a layer has no export form (the message
@@ -70,12 +72,15 @@ def export_run(run_dir: str | Path, format: str = "onnx", out: str | Path | None
     metadata = spec.metadata | {"convrec_version": convrec.__version__}
     if format == "onnx":
         return write_onnx(module, spec, metadata, path)
+    if format == "onnx-step":
+        return write_step_onnx(trained.model, spec, metadata, path)
     return write_exported_program(module, spec, metadata, path)
 
 
 def example_inputs(spec: ExportSpec) -> tuple[torch.Tensor, ...]:
     """A batch of two to trace the module with: the second sequence one step shorter."""
-    steps = [EXAMPLE_STEPS if size is None else size for size in spec.input_shape]
+    variable = spec.example_steps or EXAMPLE_STEPS
+    steps = [variable if size is None else size for size in spec.input_shape]
     if spec.input_kind == "tokens":
         inputs = torch.ones(2, *steps, dtype=torch.long)
     else:
@@ -118,12 +123,14 @@ def onnx_model(
     shapes: dict[str, Any],
     input_names: list[str],
     output_names: list[str] | None = None,
+    variable_length: bool | None = None,
 ) -> onnx.ModelProto:
     """``module`` traced by ``torch.export`` on ``inputs`` with the dynamic ``shapes`` and
     translated to ONNX (opset :data:`OPSET`), convrec's operators included.
 
-    The graph holds for padded batches of at least :func:`fewest_steps` steps (recorded in the
-    metadata as ``min_padded_steps``); the lengths inside may be shorter.
+    A variable-length graph (default: one given ``lengths`` after ``inputs``) holds for padded
+    batches of at least :func:`fewest_steps` steps (recorded in the metadata as
+    ``min_padded_steps``); the lengths inside may be shorter.
     """
     from convrec.export.onnx_ops import translation_table
 
@@ -145,8 +152,9 @@ def onnx_model(
             verbose=False,
         )
     proto = program.model_proto
-    _name_axes(proto, {(0, 0): "batch", (0, 1): "time"} if len(inputs) > 1 else {(0, 0): "batch"})
-    if len(inputs) > 1:
+    padded = len(inputs) > 1 if variable_length is None else variable_length
+    name_axes(proto, {(0, 0): "batch", (0, 1): "time"} if padded else {(0, 0): "batch"})
+    if padded:
         proto.metadata_props.add(key="min_padded_steps", value=str(fewest_steps(exported)))
     return proto
 
@@ -161,7 +169,7 @@ def fewest_steps(program: torch.export.ExportedProgram) -> int:
     return int(program.range_constraints[steps.node.expr].lower)
 
 
-def _name_axes(proto: onnx.ModelProto, names: dict[tuple[int, int], str]) -> None:
+def name_axes(proto: onnx.ModelProto, names: dict[tuple[int, int], str]) -> None:
     """Rename the symbolic sizes of the graph's inputs (``(input, axis)`` to a name), wherever
     the same symbol appears, so that the file reads ``inputs['batch', 'time', 3]``."""
     symbols = {}
@@ -191,6 +199,31 @@ def write_onnx(
     for value in [*proto.graph.input, *proto.graph.output]:
         value.doc_string = documentation[value.name]
     for key, value in metadata.items():
+        proto.metadata_props.add(key=key, value=json.dumps(value))
+    return atomic_write(path, lambda file: file.write(proto.SerializeToString()))
+
+
+def write_step_onnx(
+    model: torch.nn.Module, spec: ExportSpec, metadata: dict[str, Any], path: Path
+) -> Path:
+    """The stream step of :mod:`convrec.export.step` as one ONNX file, its state's shapes in
+    the metadata (``state``) and its inputs and outputs documented."""
+    from convrec.export.step import step_onnx
+
+    proto, layouts = step_onnx(model, spec)
+    chunk = spec.input_layout.replace("(batch, time", "(batch, chunk time")
+    output = proto.graph.output[0].name
+    documentation = {
+        "chunk": f"{chunk}: the next steps of each stream",
+        output: spec.output_layout.replace("(batch, ", "(batch, chunk time, ", 1)
+        + " after each step of the chunk",
+    }
+    for name, layout in layouts.items():
+        documentation[f"state.{name}"] = f"{layout} float32: the state the last call returned"
+        documentation[f"next.{name}"] = f"{layout} float32: the state to pass to the next call"
+    for value in [*proto.graph.input, *proto.graph.output]:
+        value.doc_string = documentation[value.name]
+    for key, value in (metadata | {"state": layouts}).items():
         proto.metadata_props.add(key=key, value=json.dumps(value))
     return atomic_write(path, lambda file: file.write(proto.SerializeToString()))
 

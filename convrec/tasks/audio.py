@@ -14,14 +14,17 @@ from torch.utils.data import Dataset
 
 from convrec.checks import fail
 from convrec.data.audio import MFCC
+from convrec.data.audio.framewise import FramewiseMFCC
 from convrec.data.audio_files import SUFFIXES, fit_length, list_audio, read_audio
 from convrec.data.splits import Pairs
 from convrec.errors import InvalidValueError
+from convrec.tasks.base import TaskData
 from convrec.tasks.classification import Classification
 from convrec.tasks.dataset import materialised
 from convrec.tasks.exported import ExportSpec
 
 FEATURE_BATCH = 256
+FRAMES = {"n_fft": 512, "win_length": 400}  # 25 ms windows
 
 
 @torch.no_grad()
@@ -58,6 +61,34 @@ def clip_batch(
     return torch.from_numpy(np.stack(clips))
 
 
+def waveform_export_spec(owner: str, spec: ExportSpec, front_end: nn.Module) -> ExportSpec:
+    """``spec`` of a clip classifier made to take raw waveforms ``(batch, samples)`` and their
+    lengths, with ``front_end`` in the graph.
+
+    Raises:
+        InvalidValueError: ``front_end`` is not a :class:`FramewiseMFCC`: centred frames and a
+            decibel floor below each clip's peak need the whole clip.
+    """
+    if not isinstance(front_end, FramewiseMFCC):
+        raise InvalidValueError(
+            f"{owner}: its front end centres frames and floors each clip 80 dB below its peak, "
+            "which is not in the exported graph; use convrec.load(RUN).predict, or train with a "
+            "framewise front end (the keywords-stream recipe; front_end=framewise-mfcc for your "
+            "own audio), which exports and streams"
+        )
+    rate = front_end.sample_rate
+    spec.input_kind, spec.input_shape, spec.variable_length = "waveform", (None,), True
+    spec.features, spec.example_steps = front_end, max(rate, front_end.n_fft)
+    spec.input_layout = f"(batch, samples) float32 mono waveforms at {rate:g} Hz"
+    spec.metadata |= {
+        "input_kind": "waveform",
+        "input_shape": [None],
+        "sample_rate": rate,
+        "front_end": repr(front_end),
+    }
+    return spec
+
+
 class SpokenClassification(Classification):
     """A clip classifier on 40 MFCCs per 10 ms frame (25 ms windows, 40 Mel bands).
 
@@ -75,19 +106,18 @@ class SpokenClassification(Classification):
 
     def __init__(self, root: str | None = None, **options: Any) -> None:
         super().__init__(root, **options)
-        self.mfcc = MFCC(
-            self.sample_rate,
-            self.coefficients,
-            n_fft=512,
-            hop_length=self.hop_length,
-            win_length=400,
-            n_mels=40,
-        )
+        self.front_end = self.make_front_end()
         self.clip_shape: tuple[int, ...] | None = None
+
+    def make_front_end(self) -> nn.Module:
+        """Centred 25 ms frames every 10 ms, 40 Mel bands, 80 dB below each clip's peak."""
+        return MFCC(
+            self.sample_rate, self.coefficients, hop_length=self.hop_length, n_mels=40, **FRAMES
+        )
 
     def features(self, waveforms: Tensor) -> Tensor:
         """``(N, S)`` waveforms to ``(N, frames, coefficients)`` MFCCs, in batches."""
-        return batched_features(self.mfcc, waveforms)
+        return batched_features(self.front_end, waveforms)
 
     def inputs_of(self, dataset: Dataset) -> Pairs:
         clips = materialised(dataset)
@@ -95,11 +125,15 @@ class SpokenClassification(Classification):
         return Pairs(self.features(clips.inputs), clips.targets)
 
     def export_spec(self) -> ExportSpec:
-        """Refused: the MFCC front end runs in Python (:meth:`model_inputs`)."""
-        raise InvalidValueError(
-            f"{self.name}: the audio front end (MFCC) is not in the exported graph yet, so the "
-            "model cannot be exported with it; use convrec.load(RUN).predict"
-        )
+        """Raw waveforms ``(batch, samples)`` with their lengths in, the front end in the graph:
+        for a framewise front end (:class:`StreamingSpokenClassification`). The graph reads
+        each waveform whole; :meth:`model_inputs` first fits it to the training clips' length.
+
+        Raises:
+            InvalidValueError: the centred front end, whose decibel floor follows each clip's
+                peak and so needs the whole clip.
+        """
+        return waveform_export_spec(self.name, super().export_spec(), self.front_end)
 
     def model_inputs(self, arrays: Sequence[np.ndarray]) -> Tensor:
         """Raw mono waveforms ``(S_i,)`` at 16 kHz, of any length, to a standardised batch."""
@@ -126,3 +160,45 @@ class SpokenClassification(Classification):
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
         self.clip_shape = tuple(state["clip_shape"])
+
+
+class AfterAnotherClip(Dataset):
+    """Training clips each preceded by another training clip, drawn anew each time an example
+    is drawn (from the seeded global generator); the label stays the second clip's.
+
+    A recurrent model run on a stream starts every word from the state that what came before
+    left, never from zeros: trained on single clips it has never had to forget, and its state
+    drifts over a long recording. Here it learns to answer for the last word it heard.
+
+    Shape:
+        item: ``(features (2T, F), label)`` for training items ``(T, F)``.
+    """
+
+    def __init__(self, pairs: Pairs) -> None:
+        self.pairs, self.targets = pairs, pairs.targets
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        features, target = self.pairs[index]
+        before, _ = self.pairs[int(torch.randint(len(self.pairs), ()))]
+        return torch.cat([before, features]), target
+
+
+class StreamingSpokenClassification(SpokenClassification):
+    """:class:`SpokenClassification` on uncentred frames (:class:`FramewiseMFCC`): each frame
+    from the samples up to its end, no per-clip decibel floor, so that a causal model runs on a
+    stream chunk by chunk (``convrec stream``) and the front end exports with the model. Each
+    training clip comes after another (:class:`AfterAnotherClip`), as words do in a stream."""
+
+    def build_data(self, seed: int) -> TaskData:
+        data = super().build_data(seed)
+        data.train = AfterAnotherClip(data.train)
+        return data
+
+    def make_front_end(self) -> nn.Module:
+        """Uncentred 25 ms frames every 10 ms, 40 Mel bands, decibels against a fixed reference."""
+        return FramewiseMFCC(
+            self.sample_rate, self.coefficients, hop_length=self.hop_length, n_mels=40, **FRAMES
+        )

@@ -6,10 +6,12 @@ averaged) at ``sample_rate`` (default: the most common rate of the training clip
 are resampled), made ``duration`` seconds long (default: as long as the longest training clip)
 by appending silence or keeping its loudest stretch, then turned into a ``(frames, features)``
 sequence by the keyword recipe's front end, scaled to the sample rate: 25 ms Hann windows every
-10 ms, 40 Mel bands, then 40 MFCCs (``front_end='mfcc'``) or the bands' decibels
-(``'log-mel'``). The features are computed once per split and standardised per feature with the
-training split's statistics; ``spec_augment`` masks random bands of features and frames of a
-training example each time it is drawn (SpecAugment, from the seeded global generator).
+10 ms, 40 Mel bands, then 40 MFCCs (``front_end='mfcc'``), the bands' decibels
+(``'log-mel'``), or 40 MFCCs of uncentred frames (``'framewise-mfcc'``: the front end of a model
+that exports with its front end and streams, :mod:`convrec.data.audio.framewise`). The features
+are computed once per split and standardised per feature with the training split's statistics;
+``spec_augment`` masks random bands of features and frames of a training example each time it
+is drawn (SpecAugment, from the seeded global generator).
 
 Clips of one length suit every model (an MLP too) and give every clip the same frames; silence
 appended to a short clip is what the STFT pads its ends with anyway. Give ``duration`` where a
@@ -33,16 +35,17 @@ from torch.utils.data import Dataset
 
 from convrec.checks import fail, keyword_names, one_of, positive_float
 from convrec.data.audio import MFCC, AmplitudeToDB, MelSpectrogram, SpecAugment, frame_count
+from convrec.data.audio.framewise import FramewiseMFCC
 from convrec.data.audio_files import at_rate, list_audio, load_audio, most_common_rate, read_audio
 from convrec.data.splits import Pairs
 from convrec.errors import InvalidTypeError, InvalidValueError
-from convrec.tasks.audio import FEATURE_BATCH, batched_features, clip_batch
+from convrec.tasks.audio import FEATURE_BATCH, batched_features, clip_batch, waveform_export_spec
 from convrec.tasks.base import TaskData, register_task
 from convrec.tasks.exported import ExportSpec
 from convrec.tasks.files import FileClassification
 from convrec.tasks.recipes import Keywords
 
-FRONT_ENDS = ("mfcc", "log-mel")
+FRONT_ENDS = ("mfcc", "log-mel", "framewise-mfcc")
 WINDOW_SECONDS = 0.025
 HOP_SECONDS = 0.010
 MEL_BANDS = 40
@@ -77,6 +80,8 @@ def build_front_end(settings: dict[str, Any], sample_rate: int) -> nn.Module:
     stft = {key: settings[key] for key in ("n_fft", "hop_length", "win_length", "n_mels")}
     if settings["name"] == "mfcc":
         return MFCC(sample_rate, settings["n_mels"], **stft)
+    if settings["name"] == "framewise-mfcc":
+        return FramewiseMFCC(sample_rate, settings["n_mels"], **stft)
     return nn.Sequential(MelSpectrogram(sample_rate, **stft), AmplitudeToDB())
 
 
@@ -108,7 +113,9 @@ class AudioFiles(FileClassification):
             of the training clips.
         duration: seconds every clip is padded with silence or trimmed to (its loudest
             stretch); default the longest training clip's length.
-        front_end: ``'mfcc'`` (40 MFCCs per 10 ms frame) or ``'log-mel'`` (40 Mel bands in dB).
+        front_end: ``'mfcc'`` (40 MFCCs per 10 ms frame), ``'log-mel'`` (40 Mel bands in dB)
+            or ``'framewise-mfcc'`` (40 MFCCs of uncentred frames, no per-clip floor: the
+            model exports with it and, if causal, streams; ``convrec stream``).
         spec_augment: mask random bands of the training features (SpecAugment).
         validation_split, test_split: the fractions held out when no folder is given.
 
@@ -183,17 +190,19 @@ class AudioFiles(FileClassification):
     def _set_layout(self, longest: int, path: str | Path) -> None:
         """The clip length and the front end, from the options and the longest training clip."""
         settings = front_end_settings(self.front_end, self.sample_rate)
-        window = settings["win_length"]
+        framewise = settings["name"] == "framewise-mfcc"  # a frame needs n_fft samples
+        window = settings["n_fft" if framewise else "win_length"]
         if self.duration is not None:
             length = round(self.duration * self.sample_rate)
             if length < window:
-                expected = f"at least one {WINDOW_SECONDS * 1000:g} ms analysis window"
+                expected = f"at least one {window / self.sample_rate * 1000:.3g} ms analysis frame"
                 raise fail(self.name, "duration", expected, self.duration)
         elif longest < window:
             raise InvalidValueError(
-                f"{self.name}: expected clips of at least one {WINDOW_SECONDS * 1000:g} ms "
-                f"analysis window, got {path} whose longest clip lasts "
-                f"{longest / self.sample_rate * 1000:.3g} ms; record longer clips"
+                f"{self.name}: expected clips of at least one "
+                f"{window / self.sample_rate * 1000:.3g} ms analysis frame, got {path} whose "
+                f"longest clip lasts {longest / self.sample_rate * 1000:.3g} ms; record longer "
+                "clips"
             )
         else:
             length = longest
@@ -242,11 +251,9 @@ class AudioFiles(FileClassification):
         }
 
     def export_spec(self) -> ExportSpec:
-        """Refused: the MFCC front end runs in Python (:meth:`model_inputs`)."""
-        raise InvalidValueError(
-            f"{self.name}: the audio front end (MFCC) is not in the exported graph yet, so the "
-            "model cannot be exported with it; use convrec.load(RUN).predict"
-        )
+        """Raw waveforms in, for the framewise front end (see
+        :func:`~convrec.tasks.audio.waveform_export_spec`, which refuses the others)."""
+        return waveform_export_spec(self.name, super().export_spec(), self._known(self.transform))
 
     def model_inputs(self, arrays: Sequence[np.ndarray]) -> Tensor:
         """Raw mono waveforms ``(S_i,)`` at the run's sample rate, of any length, to a
@@ -282,7 +289,8 @@ class AudioFiles(FileClassification):
         longest = round(MAX_DURATION * sample_rate)
         if isinstance(length, bool) or not isinstance(length, int) or not 0 < length <= longest:
             raise fail(owner, "clip_length", f"an integer in [1, {longest}]", length)
-        frames = frame_count(length, settings["n_fft"], settings["hop_length"])
+        centred = settings["name"] != "framewise-mfcc"
+        frames = frame_count(length, settings["n_fft"], settings["hop_length"], centred)
         if tuple(self.input_shape) != (frames, settings["n_mels"]):
             raise fail(
                 owner,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from convrec.tasks.audio import SpokenClassification
+from convrec.tasks.audio import SpokenClassification, StreamingSpokenClassification
 from convrec.tasks.base import register_task
 from convrec.tasks.classification import Classification
 from convrec.tasks.forecasting import Forecasting
@@ -159,6 +159,25 @@ class Keywords(SpokenClassification):
     models: ClassVar[Recipes] = {
         "crnn": {"epochs": 30, "batch_size": 64, "lr": 3e-3},
         "resnet": {"epochs": 30, "batch_size": 64, "lr": 3e-3},
+    }
+
+
+@register_task
+class StreamingKeywords(StreamingSpokenClassification):
+    """The keywords of :class:`Keywords` for a stream: framewise MFCCs and a unidirectional GRU,
+    which ``convrec stream RUN long.wav`` runs 20 ms at a time."""
+
+    name = "keywords-stream"
+    description = "keyword spotting on a stream (framewise MFCCs, causal GRU, held-out voices)"
+    dataset = "keywords"
+    default_model = "gru"
+    models: ClassVar[Recipes] = {
+        "gru": {
+            "epochs": 20,
+            "batch_size": 64,
+            "lr": 3e-3,
+            "model_options": {"hidden_size": 128, "num_layers": 2, "return_sequences": False},
+        },
     }
 
 

@@ -283,7 +283,7 @@ def broken(root: Path, case: str) -> Path:
         ("not-audio", r"notes\.wav, byte 0: expected a RIFF/WAVE header"),
         ("no-samples", r"silent\.wav, the audio data: expected at least one sample, got none"),
         ("nan", r"nan\.wav, the audio data: expected finite samples, got NaN or infinite ones"),
-        ("too-short", r"expected clips of at least one 25 ms analysis window, got .* 5 ms"),
+        ("too-short", r"expected clips of at least one 25 ms analysis frame, got .* 5 ms"),
     ],
 )
 def test_a_bad_folder_is_one_clear_error_and_nothing_is_written(tmp_path, case, message):
@@ -334,7 +334,7 @@ def test_an_inferred_rate_a_run_could_not_load_is_refused_when_training(tmp_path
         ({"sample_rate": 100}, r"`sample_rate`: expected a rate in \[4000, 384000\] Hz, got 100"),
         ({"sample_rate": 16e3}, r"`sample_rate`: expected a whole number of Hz, got 16000\.0"),
         ({"duration": -1}, r"`duration`: expected a positive finite number, got -1"),
-        ({"duration": 0.01}, r"`duration`: expected at least one 25 ms analysis window, got 0\.01"),
+        ({"duration": 0.01}, r"`duration`: expected at least one 25 ms analysis frame, got 0\.01"),
         ({"front_end": "mel"}, r"`front_end`: expected one of 'mfcc', 'log-mel', got 'mel'"),
         ({"spec_augment": "yes"}, r"`spec_augment`: expected true or false, got 'yes'"),
     ],
