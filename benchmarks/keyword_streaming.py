@@ -7,9 +7,9 @@ random times over noise, voices of the validation split (threshold choice) and o
 (:mod:`convrec.tasks.keyword_detection`) turns them into detections, with its threshold chosen
 on the validation recordings for each model.
 
-- ``--stream RUN``: a ``keywords-stream`` run, pushed 20 ms chunks through
+- ``--stream RUN ...``: ``keywords-stream`` runs, pushed 20 ms chunks through
   ``convrec.load(RUN).stream(every_step=True)``, a posterior per 10 ms frame; its latency per
-  chunk and real-time factor are measured on the test recordings;
+  chunk and real-time factor (the first run's) are measured on the test recordings;
 - ``--window RUN ...``: any keyword run, given 1 s windows every ``--stride`` seconds
   (``predict``), a posterior per window at its end. A ``keywords-stream`` run given windows is the
   same model reset every window.
@@ -130,9 +130,26 @@ def window_posteriors(run: str, recordings: KeywordRecordings, stride: float) ->
     return scored(recordings, results, trained.task.classes, stride, 1.0)
 
 
+def print_latencies(run: str, test: KeywordRecordings, timings: np.ndarray) -> None:
+    """A table of the seconds per 20 ms push and per 1 s clip, and the real-time factors."""
+    audio = test.seconds * len(test)
+    print("| path | mean us | p50 us | p99 us | real-time factor |")
+    print("|---|---|---|---|---|")
+    pushes = [("PyTorch Stream.push, per 20 ms chunk", timings)]
+    for name, took in pushes + latencies(run, test):
+        factor = f"{took.sum() / audio:.4f}" if "chunk" in name else ""
+        print(
+            f"| {name} | {took.mean() * 1e6:.0f} | {np.percentile(took, 50) * 1e6:.0f} | "
+            f"{np.percentile(took, 99) * 1e6:.0f} | {factor} |"
+        )
+    print(f"({audio:.0f} s of test audio)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stream", help="a keywords-stream run, pushed 20 ms at a time")
+    parser.add_argument(
+        "--stream", nargs="*", default=[], help="keywords-stream runs, pushed 20 ms at a time"
+    )
     parser.add_argument("--window", nargs="*", default=[], help="keyword runs, slid 1 s windows")
     parser.add_argument("--stride", type=float, default=0.1, help="seconds between windows")
     parser.add_argument("--validation", type=int, default=10, help="validation recordings")
@@ -141,21 +158,12 @@ def main() -> None:
     validation = KeywordRecordings("validation", recordings=args.validation)
     test = KeywordRecordings("test", recordings=args.test)
     rows = []
-    if args.stream:
-        chosen, _ = stream_posteriors(args.stream, validation)
-        measured, timings = stream_posteriors(args.stream, test)
-        rows.append(("stream, 20 ms chunks", args.stream, chosen, measured))
-        audio = test.seconds * len(test)
-        print("| path | mean us | p50 us | p99 us | real-time factor |")
-        print("|---|---|---|---|---|")
-        pushes = [("PyTorch Stream.push, per 20 ms chunk", timings)]
-        for name, took in pushes + latencies(args.stream, test):
-            factor = f"{took.sum() / audio:.4f}" if "chunk" in name else ""
-            print(
-                f"| {name} | {took.mean() * 1e6:.0f} | {np.percentile(took, 50) * 1e6:.0f} | "
-                f"{np.percentile(took, 99) * 1e6:.0f} | {factor} |"
-            )
-        print(f"({audio:.0f} s of test audio)")
+    for index, run in enumerate(args.stream):
+        chosen, _ = stream_posteriors(run, validation)
+        measured, timings = stream_posteriors(run, test)
+        rows.append(("stream, 20 ms chunks", run, chosen, measured))
+        if index == 0:  # latencies of the first
+            print_latencies(run, test, timings)
     for run in args.window:
         chosen = window_posteriors(run, validation, args.stride)
         began = time.perf_counter()

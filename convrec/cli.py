@@ -407,7 +407,10 @@ def stream(
     refractory: Annotated[float, typer.Option(help="seconds without detection after one")] = 1.0,
     background: Annotated[
         list[str] | None,
-        typer.Option(help="a class never detected (noise, silence); repeat for several"),
+        typer.Option(
+            help="a class never reported, besides _unknown_ and _silence_ (e.g. noise); "
+            "repeat for several"
+        ),
     ] = None,
 ) -> None:
     """Listen to a recording as a live stream: a keyword model (keywords-stream) is fed
@@ -430,11 +433,13 @@ def stream(
     if not audio.is_file():
         raise PathNotFoundError(f"invalid value for argument `audio`: no file {audio}")
     if not chunk_ms > 0:
-        raise InvalidValueError(f"invalid value for option `--chunk-ms`: {chunk_ms} is not > 0")
+        raise InvalidValueError(
+            f"invalid value for option `--chunk-ms`: expected milliseconds > 0, got {chunk_ms}"
+        )
     rate, classes = spec.metadata["sample_rate"], spec.metadata["classes"]
     samples = read_audio(audio, rate)
     step, first = spec.features.frame_times()
-    ignored = NOT_KEYWORDS if background is None else tuple(background)
+    ignored = (*NOT_KEYWORDS, *(background or ()))
     detector = KeywordDetector(classes, step, threshold, smoothing, refractory, ignored)
     chunk = max(1, round(chunk_ms * rate / 1000))
     live = trained.stream(every_step=True)

@@ -20,6 +20,7 @@ from torch import Tensor
 from convrec.checks import fail, one_of, positive_float, positive_int
 from convrec.data import speech
 from convrec.data.keywords import (
+    INT16_SCALE,
     LEVEL_DB,
     SPEECH_COMMANDS_AUXILIARY,
     SPEECH_COMMANDS_KEYWORDS,
@@ -79,7 +80,7 @@ class KeywordRecordings(SpokenDataset):
         rate = positive_float(owner, "words_per_minute", words_per_minute)
         words = max(1, round(rate * seconds / 60))
         length = round(seconds * SAMPLE_RATE)
-        if words * (MIN_GAP + 1.0) > seconds:
+        if words * (1.0 + MIN_GAP) + MIN_GAP > seconds:  # a word lasts up to 1 s
             raise fail(
                 owner, "words_per_minute", f"fewer words than fit in {seconds:g} s", repr(rate)
             )
@@ -107,7 +108,7 @@ class KeywordRecordings(SpokenDataset):
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
         """Recording ``index`` and its events ``(class, start, stop)``."""
-        waveform = torch.from_numpy(self.waveforms[index].astype(np.float32) / 32767.0)
+        waveform = torch.from_numpy(self.waveforms[index].astype(np.float32) / INT16_SCALE)
         return waveform, torch.from_numpy(self.events[self.events[:, 0] == index, 1:])
 
 

@@ -206,24 +206,28 @@ def write_onnx(
 def write_step_onnx(
     model: torch.nn.Module, spec: ExportSpec, metadata: dict[str, Any], path: Path
 ) -> Path:
-    """The stream step of :mod:`convrec.export.step` as one ONNX file, its state's shapes in
-    the metadata (``state``) and its inputs and outputs documented."""
+    """The stream step of :mod:`convrec.export.step` as one ONNX file, its state's shapes and
+    start values in the metadata (``state``, ``state_start``) and its inputs and outputs
+    documented."""
     from convrec.export.step import step_onnx
 
-    proto, layouts = step_onnx(model, spec)
+    proto, step_metadata = step_onnx(model, spec)
     chunk = spec.input_layout.replace("(batch, time", "(batch, chunk time")
     output = proto.graph.output[0].name
+    steps = "frames" if spec.input_kind == "waveform" else "chunk time"
+    per_step = spec.output_layout
+    if "time" not in per_step:  # a many-to-one model's output after each step
+        per_step = per_step.replace("(batch, ", f"(batch, {steps}, ", 1)
     documentation = {
         "chunk": f"{chunk}: the next steps of each stream",
-        output: spec.output_layout.replace("(batch, ", "(batch, chunk time, ", 1)
-        + " after each step of the chunk",
+        output: per_step.replace("(batch, time", f"(batch, {steps}") + ", for each step",
     }
-    for name, layout in layouts.items():
+    for name, layout in step_metadata["state"].items():
         documentation[f"state.{name}"] = f"{layout} float32: the state the last call returned"
         documentation[f"next.{name}"] = f"{layout} float32: the state to pass to the next call"
     for value in [*proto.graph.input, *proto.graph.output]:
         value.doc_string = documentation[value.name]
-    for key, value in (metadata | {"state": layouts}).items():
+    for key, value in (metadata | step_metadata).items():
         proto.metadata_props.add(key=key, value=json.dumps(value))
     return atomic_write(path, lambda file: file.write(proto.SerializeToString()))
 

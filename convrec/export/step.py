@@ -3,8 +3,10 @@ streaming keyword spotters): ``export_run(RUN, 'onnx-step')`` writes ``RUN/model
 
 The graph runs one push of :class:`~convrec.tasks.streaming.Stream`: the next chunk of the
 sequence and the state the last call returned in; the outputs for the chunk and the new state
-out. The caller keeps the state between calls (zeros at the start, of the shapes the graph's
-state inputs document) and may save it, reset it or keep one per stream in a batch.
+out. The caller keeps the state between calls and may save it, reset it or keep one per stream
+in a batch. At the start each state tensor is filled with its value in the metadata
+(``state_start``: 0, or ``-inf``/``inf`` for running max/min pools), in the shape the metadata's
+``state`` gives (``"batch"`` for the batch axis).
 
 - Inputs: ``chunk``, ``(batch, time, features)`` float32 (token ids ``(batch, time)`` int64;
   waveforms ``(batch, samples)`` float32 with ``samples`` a multiple of the front end's hop),
@@ -12,9 +14,13 @@ state inputs document) and may save it, reset it or keep one per stream in a bat
 - Outputs: the task's outputs for the chunk, ``(batch, time, outputs)`` (every step's; a
   many-to-one model's output after each step), then one ``next.<name>`` per state tensor.
 
-A waveform's front end keeps the last ``n_fft - hop`` samples as its state; zeros at the start
-stand for silence before the stream, so the first frames read some, as a microphone switched on
-in a quiet room would. Everything else equals ``Stream.push`` from the same state (tested).
+A waveform's front end keeps the last ``n_fft - hop`` samples as its state, zeros at the start:
+silence before the stream, which the first frames read, as a microphone switched on in a quiet
+room would. Frame ``k`` then ends at sample ``(k + 1) * hop`` (metadata ``frame_times``: the
+seconds between frames and of the first frame's end), where ``predict``'s frames end at ``n_fft
++ k * hop``: the same analysis on a grid ``n_fft - hop`` samples earlier. Everything else equals
+``Stream.push`` from the same state (tested). A forecaster's window, whose state grows until it
+is full, has no step graph.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ import torch
 from torch import Tensor, nn
 
 from convrec.checks import fail
-from convrec.nn.streaming import check_streamable, stream_parts
+from convrec.errors import InvalidValueError
+from convrec.nn.streaming import check_streamable, start_state, stream_parts
 from convrec.tasks.exported import ExportedModel, ExportSpec
 
 STEP_FRAMES = 2  # frames in the example chunk a waveform step graph is traced with
@@ -45,24 +52,23 @@ class StreamStep(nn.Module):
 
     def forward(self, chunk: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
         carried = dict(zip(self.names, state, strict=True))
+        after = {}
         if self.waveform:
             front_end = self.wrapped.features
             samples = torch.cat([carried.pop("pending_samples"), chunk], dim=1)
             keep = front_end.n_fft - front_end.hop_length
-            carried["pending_samples"] = samples[:, samples.shape[1] - keep :]
+            after["pending_samples"] = samples[:, samples.shape[1] - keep :]
             x = self.wrapped.standardised(front_end(samples))
         else:
             x = self.wrapped.prepare(chunk)
-        pending = carried.pop("pending_samples", None)
-        output, after = stream_parts(list(self.parts), x, carried, every_step=True)
-        if pending is not None:
-            after["pending_samples"] = pending
+        output, layers = stream_parts(list(self.parts), x, carried, every_step=True)
+        after |= layers
         return (self.wrapped.finish(output), *(after[name] for name in self.names))
 
 
 def initial_state(model: nn.Module, spec: ExportSpec, batch: int) -> dict[str, Tensor]:
-    """The state tensors of a stream of ``batch`` sequences at its start: zeros, in the names
-    and shapes the model's streaming parts use."""
+    """The state tensors of a stream of ``batch`` sequences at its start
+    (:func:`~convrec.nn.streaming.start_state`, and the front end's pending samples)."""
     parts = model.streaming_parts()
     check_streamable("export", parts, model)
     wrapped = ExportedModel(model, spec).eval()
@@ -73,9 +79,15 @@ def initial_state(model: nn.Module, spec: ExportSpec, batch: int) -> dict[str, T
         pending["pending_samples"] = torch.zeros(batch, front_end.n_fft - front_end.hop_length)
     else:
         x = wrapped.prepare(example_chunk(spec, batch, steps=1))
-    with torch.no_grad():
-        _, state = stream_parts(parts, x, None)
-    return {name: torch.zeros_like(value) for name, value in state.items()} | pending
+    try:
+        return start_state(parts, x) | pending
+    except InvalidValueError:
+        raise fail(
+            "export",
+            "format",
+            "a model whose stream state has a fixed shape for 'onnx-step'",
+            f"{type(model).__name__}, which keeps a growing window",
+        ) from None
 
 
 def example_chunk(spec: ExportSpec, batch: int, steps: int = 3) -> Tensor:
@@ -101,13 +113,14 @@ def batch_axes(model: nn.Module, spec: ExportSpec) -> dict[str, int]:
     }
 
 
-def step_onnx(model: nn.Module, spec: ExportSpec) -> tuple[onnx.ModelProto, dict[str, list]]:
-    """The graph of the module docstring, batch and chunk length dynamic, and each state
-    tensor's shape (``"batch"`` on its batch axis).
+def step_onnx(model: nn.Module, spec: ExportSpec) -> tuple[onnx.ModelProto, dict[str, Any]]:
+    """The graph of the module docstring, batch and chunk length dynamic, and its metadata:
+    each state tensor's shape (``"batch"`` on its batch axis) and start value, and a waveform's
+    frame times.
 
     Raises:
-        InvalidValueError: images, series standardised by their whole length, or a layer that
-            reads the future (named).
+        InvalidValueError: images, series standardised by their whole length, a layer that
+            reads the future (named), or a forecaster's growing window.
     """
     from convrec.export import name_axes, onnx_model
 
@@ -145,4 +158,14 @@ def step_onnx(model: nn.Module, spec: ExportSpec) -> tuple[onnx.ModelProto, dict
         name: ["batch" if axis == axes[name] else size for axis, size in enumerate(value.shape)]
         for name, value in state.items()
     }
-    return proto, layouts
+    starts = {name: _json_number(value.flatten()[0].item()) for name, value in state.items()}
+    metadata: dict[str, Any] = {"state": layouts, "state_start": starts}
+    if spec.input_kind == "waveform":
+        step = spec.features.hop_length / spec.features.sample_rate
+        metadata["frame_times"] = {"step": step, "first": step}
+    return proto, metadata
+
+
+def _json_number(value: float) -> float | str:
+    """A start value as JSON holds it: infinities as ``'inf'``/``'-inf'`` (numpy reads both)."""
+    return value if abs(value) != float("inf") else ("inf" if value > 0 else "-inf")

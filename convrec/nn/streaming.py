@@ -11,10 +11,6 @@ that the outputs of all chunks, put together, are the outputs of the whole seque
   ``(k - 1) * d`` input steps, zeros at the start, as the causal padding is;
 - :class:`~convrec.nn.GlobalPool` (max, min, mean, sum): the running summary of the steps so
   far, so a many-to-one model gives its output for the sequence up to the chunk's end;
-
-With ``every_step=True`` a many-to-one layer gives its output after each step of the chunk
-instead of the last one alone: the output the whole model would give if the sequence ended there
-(a keyword detector's posterior after every frame).
 - position-wise modules (:class:`~convrec.nn.Pointwise`, ``nn.Linear``, dropout, activations,
   :class:`~convrec.nn.Embedding`): no state;
 - :class:`SlidingWindow` around a model of a fixed window (a forecaster of its last ``T``
@@ -24,6 +20,14 @@ instead of the last one alone: the output the whole model would give if the sequ
   from a zero state, so carrying its state across them would change its answers.
 
 Anything else, a bidirectional layer included, reads the future and is refused by name.
+
+With ``every_step=True`` a many-to-one layer gives its output after each step of the chunk
+instead of the last one alone: the output the whole model would give if the sequence ended there
+(a keyword detector's posterior after every frame).
+
+A stream starts from no state (``None``); :func:`start_state` gives the same start as tensors,
+for a graph that takes its state as inputs: zeros, and an infinite extreme for running max and
+min pools.
 """
 
 from __future__ import annotations
@@ -191,8 +195,7 @@ def _running_pool(
     """The pool of every step so far: ``(B, t, C) -> (B, C)``, or ``(B, t, C)`` (the pool up to
     each step) with ``every_step``."""
     if pool.kind in ("max", "min"):
-        running = chunk.cummax(dim=1) if pool.kind == "max" else chunk.cummin(dim=1)
-        extremes = running.values  # (B, t, C)
+        extremes = _running_extremes(chunk, pool.kind)  # (B, t, C)
         if state is not None:
             pick = torch.maximum if pool.kind == "max" else torch.minimum
             extremes = pick(state["extreme"].unsqueeze(1), extremes)
@@ -204,6 +207,48 @@ def _running_pool(
     total, count = totals[:, -1], counts[:, -1].expand(chunk.shape[0], 1)
     outputs = totals / counts if pool.kind == "mean" else totals
     return (outputs if every_step else outputs[:, -1]), {"total": total, "count": count}
+
+
+def start_state(parts: Sequence[nn.Module], chunk: Tensor) -> LayerState:
+    """The state tensors that continue as no state does, for a stream of ``chunk``'s batch
+    size: zeros, and ``-inf`` (max) or ``+inf`` (min) for running extremes.
+
+    Raises:
+        InvalidValueError: a :class:`SlidingWindow`, whose state grows until its window is full.
+    """
+    with torch.no_grad():
+        return _start(parts, chunk)[1]
+
+
+def _start(parts: Sequence[nn.Module], chunk: Tensor) -> tuple[Tensor, LayerState]:
+    state: LayerState = {}
+    for index, part in enumerate(parts):
+        if isinstance(part, SlidingWindow):
+            raise fail(
+                "start_state", "parts", "layers whose state has a fixed shape", "a SlidingWindow"
+            )
+        if isinstance(part, nn.Sequential):
+            chunk, own = _start(list(part), chunk)
+        else:
+            chunk, after = stream_chunk(part, chunk, None)
+            fill = 0.0
+            if isinstance(part, GlobalPool) and part.kind in ("max", "min"):
+                fill = -torch.inf if part.kind == "max" else torch.inf
+            own = {name: torch.full_like(value, fill) for name, value in after.items()}
+        state |= {f"{index}.{name}": value for name, value in own.items()}
+    return chunk, state
+
+
+def _running_extremes(chunk: Tensor, kind: str) -> Tensor:
+    """The max (or min) of each prefix of the chunk: ``(B, t, C) -> (B, t, C)``. While exporting,
+    as a masked reduction over a ``(t, t)`` lower triangle: ONNX has no cumulative max."""
+    if not torch.compiler.is_exporting():
+        return (chunk.cummax(dim=1) if kind == "max" else chunk.cummin(dim=1)).values
+    steps = torch.arange(chunk.shape[1], device=chunk.device)
+    earlier = (steps.unsqueeze(1) >= steps).unsqueeze(-1)  # (t, t, 1): step s <= step u
+    fill = -torch.inf if kind == "max" else torch.inf
+    masked = torch.where(earlier, chunk.unsqueeze(1), fill)  # (B, t, t, C)
+    return masked.amax(dim=2) if kind == "max" else masked.amin(dim=2)
 
 
 def check_streamable(

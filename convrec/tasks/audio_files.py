@@ -55,6 +55,8 @@ MAX_DURATION = 3_600.0
 """The longest clip length, in seconds."""
 SETTING_LIMITS = {"n_fft": 1 << 16, "hop_length": 1 << 16, "win_length": 1 << 16, "n_mels": 512}
 """Upper bounds on the front-end settings a run's ``model.json`` may hold (untrusted input)."""
+FRAMEWISE_FFT = 4096
+"""The longest frame of the framewise front end, whose DFT matrix grows as its square."""
 
 
 def front_end_settings(front_end: str, sample_rate: int) -> dict[str, Any]:
@@ -81,6 +83,14 @@ def build_front_end(settings: dict[str, Any], sample_rate: int) -> nn.Module:
     if settings["name"] == "mfcc":
         return MFCC(sample_rate, settings["n_mels"], **stft)
     if settings["name"] == "framewise-mfcc":
+        if settings["n_fft"] > FRAMEWISE_FFT:  # its DFT basis holds n_fft * (n_fft + 2) values
+            raise fail(
+                "audio",
+                "front_end",
+                f"'framewise-mfcc' with frames of at most {FRAMEWISE_FFT} samples (rates up to "
+                "96 kHz), or 'mfcc'",
+                f"{settings['n_fft']} samples per frame at {sample_rate} Hz",
+            )
         return FramewiseMFCC(sample_rate, settings["n_mels"], **stft)
     return nn.Sequential(MelSpectrogram(sample_rate, **stft), AmplitudeToDB())
 

@@ -35,7 +35,8 @@ class ExportSpec:
     """What a task does around its model at prediction time (see the module docstring).
 
     Attributes:
-        input_kind: ``'sequence'``, ``'image'`` or ``'tokens'`` (int64 ids).
+        input_kind: ``'sequence'``, ``'image'``, ``'tokens'`` (int64 ids) or ``'waveform'``
+            (samples, ``(B, S)``).
         input_shape: one raw input's shape, ``None`` for a variable number of steps.
         variable_length: the inputs are ``(B, T, ...)`` with lengths ``(B,)``.
         output: ``'probabilities'`` (softmax over the last axis) or ``'values'``.
@@ -89,9 +90,10 @@ class ExportedModel(nn.Module):
             self.register_buffer(name, None if value is None else value.float())
 
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
-        x = self.prepare(inputs, lengths)
         if lengths is not None:
             lengths = self.feature_lengths(lengths)
+        x = self.prepare(inputs, lengths)
+        if lengths is not None:
             x = zero_padding(x, lengths)
         output = self.model(Padded.trusted(x, lengths) if lengths is not None else x)
         sequence = isinstance(output, Padded)
@@ -99,7 +101,8 @@ class ExportedModel(nn.Module):
         return zero_padding(y, lengths) if sequence else y
 
     def prepare(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
-        """Raw inputs to the model's inputs: features, then standardisation."""
+        """Raw inputs to the model's inputs: features, then standardisation (``lengths``: the
+        features' steps)."""
         x = inputs if self.features is None else self.features(inputs)
         if self.each_series:
             x = _each_series_standardised(x, lengths)

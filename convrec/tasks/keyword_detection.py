@@ -26,7 +26,10 @@ import numpy as np
 from convrec.checks import fail, positive_float
 
 NOT_KEYWORDS = ("_unknown_", "_silence_")
-THRESHOLDS = (*np.round(np.arange(0.3, 0.95, 0.05), 3), *np.round(np.arange(0.95, 1.0, 0.005), 3))
+THRESHOLDS = (
+    *(0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.96, 0.97, 0.98),
+    *(0.985, 0.99, 0.993, 0.995, 0.997, 0.998, 0.999),
+)
 """Thresholds tried on validation data: finer near 1, where confident models are set."""
 
 
@@ -156,7 +159,7 @@ class DetectionScore:
 
     @property
     def false_alarms_per_hour(self) -> float:
-        return self.false_alarms / self.hours
+        return self.false_alarms / self.hours if self.hours > 0 else float("nan")
 
     @property
     def f1(self) -> float:
@@ -247,4 +250,4 @@ def choose_threshold(
     scored = [
         (float(threshold), evaluate(recordings, float(threshold))) for threshold in candidates
     ]
-    return max(reversed(scored), key=lambda pair: pair[1].f1)
+    return max(scored, key=lambda pair: (pair[1].f1, pair[0]))

@@ -12,10 +12,10 @@ for the whole sequence.
 A forecaster's stream gives, once ``lookback`` observations have come, a forecast after each
 new one (``(t, horizon)``, each equal to ``predict`` on the window ending there; ``(0,
 horizon)`` before). A waveform stream's steps are the front end's frames
-(:class:`~convrec.data.audio.framewise.FramewiseMFCC`): a push returns the outputs of the frames
-its samples complete (without ``every_step``, the last of them alone), ``(0, outputs)`` when
-they complete none (a 20 ms chunk of 16 kHz audio completes two 10 ms frames); its samples
-still short of a frame are part of the state.
+(:class:`~convrec.data.audio.framewise.FramewiseMFCC`): a push returns an output for each frame
+its samples complete (a many-to-one model's after each frame, as with ``every_step``), ``(0,
+outputs)`` when they complete none (a 20 ms chunk of 16 kHz audio completes two 10 ms frames);
+its samples still short of a frame are part of the state.
 
 The state is a dictionary of plain tensors (:attr:`Stream.state`): save it with safetensors,
 restore it with :meth:`Stream.load_state`, start over with :meth:`Stream.reset`.
@@ -96,18 +96,16 @@ class Stream:
 
     def _push_samples(self, samples: Tensor) -> np.ndarray:
         """Waveform samples ``(1, t)`` through the front end: the outputs of the frames they
-        complete."""
-        pending = self._state.pop("pending_samples", None)
-        frames, pending = self.wrapped.features.advance(samples, pending)
-        layer_state = self._state or None
+        complete, ``(frames, outputs)``."""
+        layers = {name: value for name, value in self._state.items() if name != "pending_samples"}
+        frames, pending = self.wrapped.features.advance(samples, self._state.get("pending_samples"))
+        outputs = torch.zeros(0, self.output_size)
         if frames.shape[1] > 0:
             prepared = self.wrapped.standardised(frames)
-            output, layer_state = stream_parts(self.parts, prepared, layer_state, True)
+            output, layers = stream_parts(self.parts, prepared, layers or None, every_step=True)
             outputs = self.wrapped.finish(output)[0]
-        else:
-            outputs = torch.zeros(0, self.output_size)
-        self._state = (layer_state or {}) | {"pending_samples": pending}
-        return (outputs if self.every_step else outputs[-1:]).numpy()
+        self._state = layers | {"pending_samples": pending}
+        return outputs.numpy()
 
     @property
     def state(self) -> dict[str, Tensor]:

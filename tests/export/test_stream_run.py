@@ -65,6 +65,41 @@ def test_a_bad_chunk_and_a_bidirectional_model_are_refused_by_name(maxwell_run):
         Stream(model, spec)
 
 
+def test_a_max_pool_s_step_graph_starts_from_minus_infinity(tmp_path):
+    from convrec.export import write_step_onnx
+    from convrec.export.step import step_onnx
+
+    torch.manual_seed(0)
+    model = create(
+        "gru",
+        input_shape=(None, 3),
+        output_size=2,
+        return_sequences=False,
+        pooling="max",
+        hidden_size=4,
+    ).eval()
+    spec = ExportSpec("sequence", (None, 3), True, "values", "(batch, time, 3)", "(batch, 2)")
+    path = write_step_onnx(model, spec, {}, tmp_path / "step.onnx")
+    chunks = [
+        np.random.default_rng(k).normal(size=(n, 3)).astype(np.float32)
+        for k, n in enumerate([3, 1, 4])
+    ]
+    stream = Stream(model, spec, every_step=True)
+    expected = [stream.push(chunk) for chunk in chunks]
+    for ours, theirs in zip(run_step_graph(path, chunks), expected, strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    assert step_onnx(model, spec)[1]["state_start"]["1.extreme"] == "-inf"
+
+
+def test_a_forecaster_has_no_step_graph(tmp_path):
+    from convrec.export import write_step_onnx
+
+    model = create("forecaster", input_shape=(6, 2), output_size=2, hidden_size=4)
+    spec = ExportSpec("sequence", (6, 2), False, "values", "", "")
+    with pytest.raises(InvalidValueError, match="keeps a growing window"):
+        write_step_onnx(model, spec, {}, tmp_path / "step.onnx")
+
+
 def test_greedy_generation_through_a_stream_is_what_charlm_generates():
     torch.manual_seed(0)
     model = create(
@@ -87,9 +122,12 @@ def run_step_graph(path, chunks: list[np.ndarray]) -> list[np.ndarray]:
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path))
-    layouts = json.loads(session.get_modelmeta().custom_metadata_map["state"])
+    metadata = session.get_modelmeta().custom_metadata_map
+    layouts, starts = json.loads(metadata["state"]), json.loads(metadata["state_start"])
     state = {
-        f"state.{name}": np.zeros([1 if size == "batch" else size for size in layout], np.float32)
+        f"state.{name}": np.full(
+            [1 if size == "batch" else size for size in layout], float(starts[name]), np.float32
+        )
         for name, layout in layouts.items()
     }
     outputs = []

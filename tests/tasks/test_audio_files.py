@@ -335,7 +335,10 @@ def test_an_inferred_rate_a_run_could_not_load_is_refused_when_training(tmp_path
         ({"sample_rate": 16e3}, r"`sample_rate`: expected a whole number of Hz, got 16000\.0"),
         ({"duration": -1}, r"`duration`: expected a positive finite number, got -1"),
         ({"duration": 0.01}, r"`duration`: expected at least one 25 ms analysis frame, got 0\.01"),
-        ({"front_end": "mel"}, r"`front_end`: expected one of 'mfcc', 'log-mel', got 'mel'"),
+        (
+            {"front_end": "mel"},
+            r"`front_end`: expected one of 'mfcc', 'log-mel', 'framewise-mfcc', got 'mel'",
+        ),
         ({"spec_augment": "yes"}, r"`spec_augment`: expected true or false, got 'yes'"),
     ],
 )
@@ -411,3 +414,11 @@ def test_a_keyword_run_still_reads_npz_waveforms_the_recipe_way(keyword_run, tmp
     assert out.name == "clips.predictions.npz"
     assert write_predictions(trained, tmp_path / "clips.npz", out) == 1
     assert default_output(trained, tmp_path / "clip.wav").name == "clip.predictions.csv"
+
+
+def test_the_framewise_front_end_refuses_frames_whose_dft_matrix_would_be_huge():
+    from convrec.tasks.audio_files import build_front_end, front_end_settings
+
+    assert build_front_end(front_end_settings("framewise-mfcc", 96_000), 96_000).n_fft == 4096
+    with pytest.raises(UserError, match=r"`front_end`: expected 'framewise-mfcc' with frames"):
+        build_front_end(front_end_settings("framewise-mfcc", 192_000), 192_000)

@@ -21,12 +21,12 @@ CLASSES = ("yes", "no", "_unknown_", "_silence_")
 STEP = 0.01
 
 
-def posteriors(steps: int, bursts: dict[int, tuple[int, int]], level: float = 0.9) -> np.ndarray:
-    """Silence everywhere but ``bursts``: class -> (first step, step after the last) at
+def posteriors(steps: int, bursts: list[tuple[int, int, int]], level: float = 0.9) -> np.ndarray:
+    """Silence everywhere but ``bursts``: (class, first step, step after the last) at
     ``level``."""
     out = np.zeros((steps, len(CLASSES)))
     out[:, 3] = 1.0
-    for label, (start, stop) in bursts.items():
+    for label, start, stop in bursts:
         out[start:stop] = (1 - level) / 3
         out[start:stop, label] = level
     return out
@@ -34,22 +34,22 @@ def posteriors(steps: int, bursts: dict[int, tuple[int, int]], level: float = 0.
 
 def test_a_burst_is_detected_once_after_the_smoothing_fills():
     detector = KeywordDetector(CLASSES, STEP, threshold=0.8, smoothing=0.1, refractory=1.0)
-    found = detector.push(posteriors(300, {0: (100, 150), 1: (180, 200)}), start=0.5)
+    found = detector.push(posteriors(300, [(0, 100, 150), (1, 180, 200)]), start=0.5)
     # "yes" from step 100: the 10-step mean reaches 0.8 at step 108; "no" ends within 1 s
     assert found == [Detection(pytest.approx(1.58), 0, pytest.approx(0.81))]
     assert KeywordDetector(CLASSES, STEP, 0.8, 0.1, refractory=0.5).push(
-        posteriors(300, {0: (100, 150), 1: (180, 200)})
+        posteriors(300, [(0, 100, 150), (1, 180, 200)])
     )[1] == Detection(pytest.approx(1.88), 1, pytest.approx(0.81))
 
 
 def test_unknown_words_and_silence_are_never_detected():
     detector = KeywordDetector(CLASSES, STEP, threshold=0.5)
-    assert detector.push(posteriors(200, {2: (50, 150)}, level=1.0)) == []
+    assert detector.push(posteriors(200, [(2, 50, 150)], level=1.0)) == []
 
 
 def test_pushing_step_by_step_detects_what_pushing_whole_does():
     rng = np.random.default_rng(0)
-    stream = posteriors(600, {0: (100, 160), 1: (300, 330), 0 + 1: (450, 520)})
+    stream = posteriors(600, [(0, 100, 160), (1, 300, 330), (0, 450, 520)])
     stream = 0.7 * stream + 0.3 * rng.dirichlet(np.ones(4), size=600)
     whole = KeywordDetector(CLASSES, STEP, 0.6).push(stream)
     detector = KeywordDetector(CLASSES, STEP, 0.6)
@@ -78,7 +78,7 @@ def test_detections_are_scored_against_the_words_said():
 
 def test_the_threshold_is_the_best_f1_on_validation():
     rate = 16_000
-    recording = posteriors(1000, {0: (200, 260)}, level=0.7)
+    recording = posteriors(1000, [(0, 200, 260)], level=0.7)
     recording[600:620] = [0.55, 0.3, 0.1, 0.05]  # a weaker false alarm at step 600
     events = np.array([[0, 2 * rate, int(2.6 * rate)]])
     recordings = Recordings([recording], [events], CLASSES, STEP, 0.0, rate, 10.0)

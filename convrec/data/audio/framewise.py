@@ -4,13 +4,13 @@ are exported and run chunk by chunk.
 The notes' pipeline (frames, window, FFT, Mel filters, log, DCT) with frames that are not centred
 (frame ``t`` holds samples ``[t * hop, t * hop + n_fft)``, so it is complete once its last sample
 has arrived) and no per-example decibel floor (``top_db`` needs the whole clip). The windowed FFT
-is a strided convolution with the real and imaginary DFT basis,
+is a product of the frames with the real and imaginary DFT basis (a strided convolution),
 
     Re[t, k] = sum_n w[n] cos(2 pi k n / n_fft) x[t * hop + n]
     Im[t, k] = -sum_n w[n] sin(2 pi k n / n_fft) x[t * hop + n]
     P[t, k]  = Re[t, k] ** 2 + Im[t, k] ** 2
 
-so the whole front end is a convolution, matrix products and a logarithm: it exports to ONNX
+so the whole front end is framing, matrix products and a logarithm: it exports to ONNX
 without an STFT operator, and a stream keeps only the samples of the next frame's start.
 """
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from convrec.checks import describe, fail
@@ -35,24 +34,24 @@ from convrec.data.audio.functional import (
 
 
 def dft_basis(window: Tensor) -> Tensor:
-    """The windowed real DFT as convolution weights: the ``n_fft // 2 + 1`` cosine rows, then the
-    negated sine rows.
+    """The windowed real DFT as a matrix for frames ``(..., n_fft)``: the ``n_fft // 2 + 1``
+    cosine columns, then the negated sine columns.
 
     Shape:
-        window: ``(n_fft,)``; output: ``(2 * (n_fft // 2 + 1), 1, n_fft)``.
+        window: ``(n_fft,)``; output: ``(n_fft, 2 * (n_fft // 2 + 1))``.
     """
     n_fft = window.shape[0]
     n = torch.arange(n_fft, dtype=torch.float64)
     k = torch.arange(n_fft // 2 + 1, dtype=torch.float64).unsqueeze(1)
     angle = 2 * math.pi * ((k * n) % n_fft) / n_fft  # reduced modulo n_fft: exact angles
-    return torch.cat([torch.cos(angle), -torch.sin(angle)]).mul(window.double()).unsqueeze(1)
+    return torch.cat([torch.cos(angle), -torch.sin(angle)]).mul(window.double()).T.contiguous()
 
 
 class FramewiseMFCC(nn.Module):
     """MFCCs of uncentred frames, equal to ``MFCC(..., center=False, top_db=None)`` (see the
-    module docstring), as a convolution and matrix products.
+    module docstring), as matrix products.
 
-        P = |conv(x, windowed DFT, stride=hop)| ** 2     (B, T, n_fft // 2 + 1)
+        P = |frames(x) @ windowed DFT| ** 2              (B, T, n_fft // 2 + 1)
         L = 10 log10(max(amin, P @ W.T)) - 10 log10(max(amin, ref))
         C = L @ D                                        (B, T, n_mfcc)
 
@@ -107,6 +106,7 @@ class FramewiseMFCC(nn.Module):
         self.register_buffer("basis", basis, persistent=False)
         self.register_buffer("filters", filters.T.contiguous(), persistent=False)
         self.register_buffer("dct", dct_matrix(n_mfcc, n_mels, lifter), persistent=False)
+        self._cast: tuple[object, tuple[Tensor, ...]] = (None, ())
 
     def forward(self, waveforms: Tensor) -> Tensor:
         if not isinstance(waveforms, Tensor) or waveforms.dim() != 2:
@@ -114,13 +114,23 @@ class FramewiseMFCC(nn.Module):
         if not torch.compiler.is_exporting() and waveforms.shape[1] < self.n_fft:
             expected = f"at least n_fft={self.n_fft} samples per waveform"
             raise fail(type(self).__name__, "input", expected, describe(waveforms))
-        basis = self.basis.to(waveforms.dtype)
-        spectrum = F.conv1d(waveforms.unsqueeze(1), basis, stride=self.hop_length)  # (B, 2K, T)
-        real, imaginary = spectrum.transpose(1, 2).chunk(2, dim=-1)  # (B, T, K) each
+        basis, filters, dct = self._constants(waveforms)
+        frames = waveforms.unfold(1, self.n_fft, self.hop_length)  # (B, T, n_fft)
+        real, imaginary = (frames @ basis).chunk(2, dim=-1)  # (B, T, K) each
         power = real.square() + imaginary.square()
-        mel = power @ self.filters.to(power.dtype)
-        decibels = 10.0 * torch.log10(mel.clamp(min=self.amin)) - self.offset_db
-        return decibels @ self.dct.to(decibels.dtype)
+        decibels = 10.0 * torch.log10((power @ filters).clamp(min=self.amin)) - self.offset_db
+        return decibels @ dct
+
+    def _constants(self, like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The basis, filters and DCT in ``like``'s dtype and device, cast once for each (a
+        stream calls this every 20 ms); cast in the graph while exporting."""
+        key = (like.dtype, like.device)
+        if torch.compiler.is_exporting() or self._cast[0] != key:
+            constants = tuple(buffer.to(like) for buffer in (self.basis, self.filters, self.dct))
+            if torch.compiler.is_exporting():
+                return constants
+            self._cast = (key, constants)
+        return self._cast[1]
 
     def frames(self, samples: Tensor) -> Tensor:
         """Complete frames in ``samples`` samples (0 below ``n_fft``).
