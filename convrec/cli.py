@@ -307,7 +307,9 @@ def generate(
 
 @app.command()
 def evaluate(
-    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    runs: Annotated[
+        list[Path], typer.Argument(help="a run directory; several: their averaged probabilities")
+    ],
     data: Annotated[
         Path | None,
         typer.Option(
@@ -318,9 +320,23 @@ def evaluate(
     ] = None,
 ) -> None:
     """Evaluate a trained run's model on its task's test sets, or on new labelled data (a
-    recipe's test sets read from where its files are now, if they moved)."""
+    recipe's test sets read from where its files are now, if they moved). Several runs of one
+    classification recipe (e.g. its seeds) are evaluated as an ensemble: their class
+    probabilities averaged."""
+    if len(runs) > 1:
+        from convrec.train.ensemble import evaluate_ensemble
+
+        if data is not None:
+            raise InvalidValueError(
+                "invalid value for option `--data`: an ensemble is scored on its recipe's test "
+                "sets; give one run to score it on your data"
+            )
+        title = f"ensemble of {len(runs)} runs: test metrics"
+        _print_metrics(_console(), evaluate_ensemble(runs), title)
+        return
     from convrec.train.trained import evaluate as evaluate_run
 
+    (run_dir,) = runs
     _print_metrics(_console(), evaluate_run(run_dir, data), f"{run_dir}: test metrics")
 
 
