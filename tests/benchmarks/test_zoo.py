@@ -75,3 +75,25 @@ def test_the_transfer_row_reports_the_frozen_runs_gain_over_scratch(zoo, monkeyp
         ("fashion-mnist", "source", 0),
         ("fashion-mnist", "source", 1),
     ]
+
+
+def test_an_ensemble_row_averages_disjoint_seeds_for_each_value(zoo, monkeypatch, tmp_path):
+    trained, ensembles = [], []
+
+    def fake_train(task, model, seed, out, progress):
+        trained.append(seed)
+        return SimpleNamespace(directory=f"run-{seed}", metrics={"train_seconds": 2.0})
+
+    def fake_ensemble(runs):
+        ensembles.append(runs)
+        return {"test": {"accuracy": 0.9 + len(ensembles) / 100}}
+
+    monkeypatch.setattr(zoo.convrec, "train", fake_train)
+    monkeypatch.setattr(zoo, "evaluate_ensemble", fake_ensemble)
+    row = zoo.Row("italy-power", "fcn", "accuracy", ">= 0.96", "anchor", ensemble=3)
+    result = zoo.train_row(row, [0, 1], tmp_path)
+
+    assert trained == [0, 1, 2, 3, 4, 5]
+    assert ensembles == [["run-0", "run-1", "run-2"], ["run-3", "run-4", "run-5"]]
+    assert result.values == pytest.approx([0.91, 0.92]) and result.seconds == [6.0, 6.0]
+    assert row.key == "italy-power:fcnx3" and result.cells()[1].startswith("fcn x3")
