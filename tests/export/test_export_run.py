@@ -114,7 +114,7 @@ def test_the_command_writes_where_asked_and_refuses_unknown_formats(series_run, 
     assert out.stat().st_size > 0 and "exported to" in result.output
     refused = runner.invoke(app, ["export", str(series_run.directory), "--format", "tflite"])
     assert isinstance(refused.exception, InvalidValueError)  # convrec's main prints it in a line
-    assert "'onnx', 'exported-program', got 'tflite'" in str(refused.exception)
+    assert "'onnx', 'exported-program', 'onnx-step', got 'tflite'" in str(refused.exception)
     missing = runner.invoke(app, ["export", str(tmp_path / "nowhere")])
     assert isinstance(missing.exception, PathNotFoundError)
     assert "no directory" in str(missing.exception)
