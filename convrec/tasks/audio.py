@@ -170,11 +170,14 @@ class AfterAnotherClip(Dataset):
     left, never from zeros: trained on single clips it has never had to forget, and its state
     drifts over a long recording. Here it learns to answer for the last word it heard.
 
+    Args:
+        pairs: the training items ``(features (T, F), label)``, with ``targets``.
+
     Shape:
-        item: ``(features (2T, F), label)`` for training items ``(T, F)``.
+        item: ``(features (2T, F), label)``.
     """
 
-    def __init__(self, pairs: Pairs) -> None:
+    def __init__(self, pairs: Dataset) -> None:
         self.pairs, self.targets = pairs, pairs.targets
 
     def __len__(self) -> int:

@@ -39,7 +39,13 @@ from convrec.data.audio.framewise import FramewiseMFCC
 from convrec.data.audio_files import at_rate, list_audio, load_audio, most_common_rate, read_audio
 from convrec.data.splits import Pairs
 from convrec.errors import InvalidTypeError, InvalidValueError
-from convrec.tasks.audio import FEATURE_BATCH, batched_features, clip_batch, waveform_export_spec
+from convrec.tasks.audio import (
+    FEATURE_BATCH,
+    AfterAnotherClip,
+    batched_features,
+    clip_batch,
+    waveform_export_spec,
+)
 from convrec.tasks.base import TaskData, register_task
 from convrec.tasks.exported import ExportSpec
 from convrec.tasks.files import FileClassification
@@ -127,6 +133,10 @@ class AudioFiles(FileClassification):
             or ``'framewise-mfcc'`` (40 MFCCs of uncentred frames, no per-clip floor: the
             model exports with it and, if causal, streams; ``convrec stream``).
         spec_augment: mask random bands of the training features (SpecAugment).
+        after_another_clip: put each training clip after another random training clip, the
+            label the second's (:class:`~convrec.tasks.audio.AfterAnotherClip`): for a
+            recurrent model that will listen to long recordings (``convrec stream``), whose
+            state must learn to forget what came before a sound.
         validation_split, test_split: the fractions held out when no folder is given.
 
     Shape:
@@ -154,6 +164,7 @@ class AudioFiles(FileClassification):
         duration: float | None = None,
         front_end: str = "mfcc",
         spec_augment: bool = False,
+        after_another_clip: bool = False,
         validation_split: float = 0.2,
         test_split: float = 0.2,
     ) -> None:
@@ -164,11 +175,15 @@ class AudioFiles(FileClassification):
             duration = positive_float(self.name, "duration", duration)
             if duration > MAX_DURATION:
                 raise fail(self.name, "duration", f"at most {MAX_DURATION:g} seconds", duration)
-        if not isinstance(spec_augment, bool):
-            raise fail(self.name, "spec_augment", "true or false", repr(spec_augment))
+        for name, value in (
+            ("spec_augment", spec_augment),
+            ("after_another_clip", after_another_clip),
+        ):
+            if not isinstance(value, bool):
+                raise fail(self.name, name, "true or false", repr(value))
         self.sample_rate, self.duration = sample_rate, duration
         self.front_end = one_of(self.name, "front_end", front_end, FRONT_ENDS)
-        self.spec_augment = spec_augment
+        self.spec_augment, self.after_another_clip = spec_augment, after_another_clip
         self.clip_length: int | None = None
         self.settings: dict[str, Any] | None = None
         self.transform: nn.Module | None = None
@@ -251,6 +266,8 @@ class AudioFiles(FileClassification):
         data = super().build_data(seed)
         if self.spec_augment:
             data.train = SpecAugmented(data.train)
+        if self.after_another_clip:
+            data.train = AfterAnotherClip(data.train)
         return data
 
     def splits_info(self) -> dict[str, Any]:

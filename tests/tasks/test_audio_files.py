@@ -147,6 +147,20 @@ def test_options_set_the_rate_the_length_and_the_front_end(tmp_path):
     assert defaults.clip_length == longest and defaults.input_shape == (1 + longest // 160, 40)
 
 
+def test_training_clips_can_come_after_another_clip_as_in_a_stream(tmp_path):
+    data = audio_folder(tmp_path / "data", per_class=5)
+    task = create_task("audio", data=str(data), front_end="framewise-mfcc", after_another_clip=True)
+    split = task.build_data(seed=0)
+    plain = split.train.pairs  # the training items as they are
+    frames = task.input_shape[0]
+    torch.manual_seed(0)
+    features, label = split.train[3]
+    assert features.shape == (2 * frames, 40) and label == plain[3][1]
+    assert torch.equal(features[frames:], plain[3][0])  # the clip itself comes second
+    assert any(torch.equal(features[:frames], plain[k][0]) for k in range(len(plain)))
+    assert torch.equal(split.train.targets, plain.targets)
+
+
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("audio")
@@ -340,6 +354,7 @@ def test_an_inferred_rate_a_run_could_not_load_is_refused_when_training(tmp_path
             r"`front_end`: expected one of 'mfcc', 'log-mel', 'framewise-mfcc', got 'mel'",
         ),
         ({"spec_augment": "yes"}, r"`spec_augment`: expected true or false, got 'yes'"),
+        ({"after_another_clip": 1}, r"`after_another_clip`: expected true or false, got 1"),
     ],
 )
 def test_bad_options_are_named(tmp_path, options, message):
