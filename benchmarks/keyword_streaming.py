@@ -21,7 +21,6 @@ on the validation recordings for each model.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 import convrec
 from convrec.data.keyword_recordings import KeywordRecordings
 from convrec.data.speech import SAMPLE_RATE
+from convrec.export.step import start_arrays
 from convrec.tasks.keyword_detection import (
     Recordings,
     choose_threshold,
@@ -72,11 +72,7 @@ class StepGraph:
         import onnxruntime
 
         self.session = onnxruntime.InferenceSession(str(path))
-        layouts = json.loads(self.session.get_modelmeta().custom_metadata_map["state"])
-        self.start = {
-            f"state.{name}": np.zeros([1 if size == "batch" else size for size in shape], "f4")
-            for name, shape in layouts.items()
-        }
+        self.start = start_arrays(self.session.get_modelmeta().custom_metadata_map)
         self.state = dict(self.start)
 
     def push(self, chunk: np.ndarray) -> np.ndarray:

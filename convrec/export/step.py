@@ -25,8 +25,11 @@ is full, has no step graph.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import onnx
 import torch
 from torch import Tensor, nn
@@ -99,10 +102,9 @@ def example_chunk(spec: ExportSpec, batch: int, steps: int = 3) -> Tensor:
     return torch.rand(batch, steps, spec.input_shape[-1]) + 0.5
 
 
-def batch_axes(model: nn.Module, spec: ExportSpec) -> dict[str, int]:
+def batch_axes(two: dict[str, Tensor], three: dict[str, Tensor]) -> dict[str, int]:
     """Each state tensor's batch axis (``(layers, B, H)`` for recurrent layers, first for the
-    rest), found by comparing the states of two batch sizes."""
-    two, three = initial_state(model, spec, 2), initial_state(model, spec, 3)
+    rest), found by comparing the start states of two batch sizes."""
     return {
         name: next(
             axis
@@ -133,7 +135,7 @@ def step_onnx(model: nn.Module, spec: ExportSpec) -> tuple[onnx.ModelProto, dict
         )
     state = initial_state(model, spec, 2)
     names = list(state)
-    axes = batch_axes(model, spec)
+    axes = batch_axes(state, initial_state(model, spec, 3))
     dynamic = torch.export.Dim.DYNAMIC
     if spec.input_kind == "waveform":
         hops = torch.export.Dim("hops", min=1, max=1 << 20)
@@ -161,9 +163,22 @@ def step_onnx(model: nn.Module, spec: ExportSpec) -> tuple[onnx.ModelProto, dict
     starts = {name: _json_number(value.flatten()[0].item()) for name, value in state.items()}
     metadata: dict[str, Any] = {"state": layouts, "state_start": starts}
     if spec.input_kind == "waveform":
-        step = spec.features.hop_length / spec.features.sample_rate
+        step, _ = spec.features.frame_times()  # the first frame ends one hop in, not n_fft
         metadata["frame_times"] = {"step": step, "first": step}
     return proto, metadata
+
+
+def start_arrays(metadata: Mapping[str, str], batch: int = 1) -> dict[str, np.ndarray]:
+    """The state inputs of an ``onnx-step`` graph at the start of ``batch`` streams, from the
+    file's metadata (onnxruntime's ``get_modelmeta().custom_metadata_map``): each
+    ``state.<name>`` filled with its ``state_start`` value in its ``state`` shape."""
+    layouts, starts = json.loads(metadata["state"]), json.loads(metadata["state_start"])
+    return {
+        f"state.{name}": np.full(
+            [batch if size == "batch" else size for size in layout], float(starts[name]), "f4"
+        )
+        for name, layout in layouts.items()
+    }
 
 
 def _json_number(value: float) -> float | str:

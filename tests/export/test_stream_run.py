@@ -117,19 +117,12 @@ def test_greedy_generation_through_a_stream_is_what_charlm_generates():
 
 def run_step_graph(path, chunks: list[np.ndarray]) -> list[np.ndarray]:
     """Each chunk through an ``onnx-step`` file, the state carried from call to call."""
-    import json
-
     import onnxruntime
 
+    from convrec.export.step import start_arrays
+
     session = onnxruntime.InferenceSession(str(path))
-    metadata = session.get_modelmeta().custom_metadata_map
-    layouts, starts = json.loads(metadata["state"]), json.loads(metadata["state_start"])
-    state = {
-        f"state.{name}": np.full(
-            [1 if size == "batch" else size for size in layout], float(starts[name]), np.float32
-        )
-        for name, layout in layouts.items()
-    }
+    state = start_arrays(session.get_modelmeta().custom_metadata_map)
     outputs = []
     for chunk in chunks:
         output, *after = session.run(None, {"chunk": chunk[None], **state})
