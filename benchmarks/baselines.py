@@ -11,6 +11,8 @@ choices it made:
   persistence) and :func:`arima`, mean absolute and root mean squared error in the series' units.
 - ``char-corpus``: :func:`char_ngram`, an interpolated modified Kneser-Ney character n-gram model,
   bits per character.
+- ``cmudict``: :func:`nearest_spelling`, the pronunciation of the training word spelt most like
+  each test word, word and phoneme error rates.
 
 :data:`BASELINES` maps each dataset to its ``(baseline name, function)`` pairs. Every baseline is
 deterministic, so one run gives its figure (no spread to report). The table gives each baseline's
@@ -498,6 +500,41 @@ def char_ngram(splits: Splits, orders: Sequence[int] = NGRAM_ORDERS) -> Result:
     }
 
 
+def nearest_spelling(splits: Splits, chunk: int = 256) -> Result:
+    """Grapheme to phoneme by the nearest neighbour: each test word gets the (first) pronunciation
+    of the training word at the smallest Levenshtein distance in letters (ties: the first in
+    alphabetical order), scored as the g2p recipe scores a network.
+
+    Returns:
+        ``wer`` and ``per`` on the test words, and the ``exact`` share of test words whose
+        nearest training word is at distance 0 (none: the split is by word).
+    """
+    from rapidfuzz.distance import Levenshtein
+    from rapidfuzz.process import cdist
+
+    from convrec.tasks.pronunciation import error_rates
+
+    if not hasattr(splits.test, "alternatives"):
+        raise fail(
+            "nearest_spelling", "splits", "the cmudict splits (a Lexicon test set)", splits.name
+        )
+    pronunciation: dict[tuple[int, ...], list[int]] = {}
+    for letters, phonemes in splits.train:  # the first listed pronunciation of each word
+        pronunciation.setdefault(tuple(letters.tolist()), phonemes.tolist())
+    spellings = sorted(pronunciation)
+    queries = [tuple(letters.tolist()) for letters, _ in splits.test]
+    predictions, exact = [], 0
+    for start in range(0, len(queries), chunk):
+        distances = cdist(
+            queries[start : start + chunk], spellings, scorer=Levenshtein.distance, workers=-1
+        )
+        nearest = distances.argmin(axis=1)
+        exact += int((distances.min(axis=1) == 0).sum())
+        predictions += [pronunciation[spellings[index]] for index in nearest]
+    references = [[option.tolist() for option in options] for options in splits.test.alternatives]
+    return error_rates(predictions, references) | {"exact": f"{exact} of {len(queries)}"}
+
+
 FORECASTING = [
     ("naive", partial(seasonal_naive, season=1)),
     ("seasonal naive", seasonal_naive),
@@ -509,6 +546,7 @@ BASELINES: dict[str, list[tuple[str, Callable[[Splits], Result]]]] = {
     "dna": [("4-mer logistic", kmer_logistic)],
     **{name: FORECASTING for name in SEASONS},
     "char-corpus": [("kneser-ney n-gram", char_ngram)],
+    "cmudict": [("nearest spelling", nearest_spelling)],
 }
 """Dataset name to its baselines, each a ``(name, function of Splits)`` pair."""
 

@@ -15,7 +15,15 @@
   ``check_finite_batch`` refuses a batch holding NaN or Inf (``NonFiniteInputError``).
 """
 
-from convrec.data import dna, forecasting, images, keywords, signals, text  # register their data
+from convrec.data import (  # register their data
+    dna,
+    forecasting,
+    images,
+    keywords,
+    pronunciation,
+    signals,
+    text,
+)
 from convrec.data.datasets import (
     DATASETS,
     available_datasets,
@@ -59,6 +67,7 @@ __all__ = [
     "keywords",
     "load_dataset",
     "one_hot_dna",
+    "pronunciation",
     "register_dataset",
     "register_source",
     "require",

@@ -31,14 +31,15 @@ class NonFiniteInputError(InvalidValueError):
         self.batch, self.sample, self.position = batch, sample, position
 
 
-def check_finite_batch(inputs: Tensor | Padded, batch: int) -> None:
+def check_finite_batch(inputs: Tensor | Padded | tuple, batch: int) -> None:
     """Raise :class:`NonFiniteInputError` if ``inputs`` holds NaN or Inf.
 
     Integer inputs (token ids) pass unchecked; a ``Padded`` batch is checked within each
     sequence's length only (layers zero the padding, whatever it holds).
 
     Args:
-        inputs: a batch ``(B, *)``: a tensor or a :class:`~convrec.nn.Padded`.
+        inputs: a batch ``(B, *)``: a tensor or a :class:`~convrec.nn.Padded`, or a tuple of
+            them (an encoder-decoder's source and decoder inputs), each part checked.
         batch: the batch's number, for the message (e.g. the training step).
 
     Shape:
@@ -51,6 +52,10 @@ def check_finite_batch(inputs: Tensor | Padded, batch: int) -> None:
         ...
         convrec.data.finite.NonFiniteInputError: inputs: batch 7, sample 0: ... at index (1,) ...
     """
+    if isinstance(inputs, tuple):
+        for part in inputs:
+            check_finite_batch(part, batch)
+        return
     data = inputs.data if isinstance(inputs, Padded) else inputs
     if not isinstance(data, Tensor):
         raise fail(

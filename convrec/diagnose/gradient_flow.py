@@ -142,7 +142,8 @@ def gradient_flow(
             ``1 - tolerance`` in magnitude, counts as saturated.
 
     Returns:
-        One :class:`RecurrentFlow` per layer and direction, in the model's order.
+        One :class:`RecurrentFlow` per layer and direction, in the model's order; a layer the
+        model does not call (an attention decoder steps its layer's cell itself) has none.
     """
     layers = recurrent_modules(model)
     if not layers:
@@ -177,6 +178,7 @@ def gradient_flow(
                     name, module, index, steps[name, index], lengths[name], loss, probes, tolerance
                 )
                 for name, module in layers
+                if name in lengths  # a layer whose cell the model steps by itself never runs
                 for index in range(len(module.cells))
             ]
     finally:

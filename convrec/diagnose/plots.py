@@ -113,6 +113,21 @@ def plot_confusion_matrix(matrix: np.ndarray, classes: Sequence[str], path: Path
     return save_figure(figure, path)
 
 
+def plot_alignments(
+    panels: Sequence[tuple[Sequence[str], Sequence[str], np.ndarray]], path: Path
+) -> Path:
+    """Attention weights of an encoder-decoder, one panel per sequence: ``(source symbols,
+    output symbols, weights (U, T))``, each output's row over the source it attended to."""
+    figure, grid = _panels(len(panels))
+    for axes, (source, output, weights) in zip(grid, panels, strict=False):
+        axes.imshow(weights, cmap="Greys", vmin=0, vmax=1, aspect="auto")
+        axes.set_xticks(np.arange(len(source)), source)
+        axes.set_yticks(np.arange(len(output)), output)
+        axes.set(xlabel="source", ylabel="output")
+    figure.suptitle("Attention: where each output looked")
+    return save_figure(figure, path)
+
+
 def plot_forecasts(true: np.ndarray, predicted: np.ndarray, name: str, path: Path) -> Path:
     """Test forecasts against the truth: every window's first forecast step along the test
     period, and the whole horizon from a few forecast origins.

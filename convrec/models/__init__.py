@@ -11,6 +11,7 @@ from convrec.models import (
     mlp,
     recurrent,
     resnet,
+    seq2seq,
     textcnn,
     vgg,
 )
@@ -33,6 +34,7 @@ from convrec.models.registry import (
 )
 from convrec.models.registry import register as register_model  # the public name, for plugins
 from convrec.models.resnet import ResNet
+from convrec.models.seq2seq import AttentionEncoderDecoder, ContextEncoderDecoder, Transduction
 from convrec.models.textcnn import TextCNN
 from convrec.models.vgg import SmallVGG
 
@@ -41,7 +43,9 @@ __all__ = [
     "FCN",
     "INPUT_KINDS",
     "MLP",
+    "AttentionEncoderDecoder",
     "CharLM",
+    "ContextEncoderDecoder",
     "DeepBind",
     "Forecaster",
     "LeNet5",
@@ -52,6 +56,7 @@ __all__ = [
     "ResNet",
     "SmallVGG",
     "TextCNN",
+    "Transduction",
     "available",
     "create",
     "crnn",
@@ -67,6 +72,7 @@ __all__ = [
     "register",
     "register_model",
     "resnet",
+    "seq2seq",
     "textcnn",
     "vgg",
 ]

@@ -10,6 +10,7 @@ Conventions, for every layer in this package:
   and every ``Padded`` a layer returns holds zeros there. Plain tensors work everywhere too.
 """
 
+from convrec.nn.attention import AdditiveAttention
 from convrec.nn.blocks import ConvBNReLU, ResidualBlock, VGGBlock
 from convrec.nn.cell_protocol import RecurrentCell, find_cell, register_cell, registered_cells
 from convrec.nn.cells import (
@@ -54,6 +55,7 @@ __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "AdditiveAttention",
     "BatchNorm",
     "Conv1d",
     "Conv2d",

@@ -39,6 +39,7 @@ def test_the_groups_cover_every_model_of_the_zoo():
     covered = {(name, kind) for kind, names in GROUPS.values() for name in names}
     covered |= {(name, "image") for name in ("lenet5", "mlp", "resnet", "vgg")}
     covered |= {("mlp", "sequence"), ("maxwell-cell", "sequence")}  # below
+    covered |= {("seq2seq", "tokens"), ("seq2seq-attention", "tokens")}  # refused, below
     assert covered == {(model.name, kind) for model in available() for kind in model.inputs}
 
 
@@ -137,6 +138,14 @@ def test_image_models_and_the_fixed_length_mlp_export_with_a_variable_batch(tmp_
             actual = graph.run(None, {"inputs": inputs.numpy()})
             for got, want in zip(actual, expected, strict=True):
                 np.testing.assert_allclose(got, want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_an_encoder_decoder_is_refused_by_its_task_naming_the_decoding_loop():
+    """Beam search feeds back the model's own outputs, step by step: no graph form."""
+    from convrec.tasks import create_task
+
+    with pytest.raises(InvalidValueError, match=r"g2p: .*beam search.*convrec predict RUN words"):
+        create_task("g2p").export_spec()
 
 
 def test_the_maxwell_cell_is_refused_naming_its_cell():
