@@ -349,7 +349,9 @@ def predict(
     ],
     out: Annotated[
         Path | None,
-        typer.Option(help="output file (same format)", show_default="INPUT.predictions"),
+        typer.Option(
+            help="output file (same format); '-' prints the table", show_default="INPUT.predictions"
+        ),
     ] = None,
 ) -> None:
     """Predict with a trained model.
@@ -358,15 +360,19 @@ def predict(
     .ts; images and audio: one file or a folder of them; text: a .txt of one document per line,
     a .csv, a folder of .txt), labels not needed; the output is a CSV of ids, predicted labels
     and class probabilities (regression: the targets; forecast: the next steps after the file's
-    last, with their times). Keyword and review recipes read clips and texts the same way.
+    last, with their times). Keyword and review recipes read clips and texts the same way; g2p
+    reads a .txt of words, one per line, and gives each one's phonemes.
     For the other recipes: a .npz holds one (T, features) array per key; a .csv has a
     `sequence_id` column and the task's input columns, one row per step."""
-    from convrec.train.predictions import default_output, write_predictions
+    from convrec.train.predictions import default_output, predictions_table, write_predictions
     from convrec.train.trained import load
 
     trained = load(run_dir)
     if not input.exists():
         raise PathNotFoundError(f"invalid value for argument `input`: {input} does not exist")
+    if out == Path("-"):
+        typer.echo(predictions_table(trained, input), nl=False)
+        return
     out = out or default_output(trained, input)
     count = write_predictions(trained, input, out)
     inputs = "1 input" if count == 1 else f"{count} inputs"

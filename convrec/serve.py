@@ -178,9 +178,12 @@ def create_app(
 
     def answer(name: str, predictions: list[np.ndarray], ids: list[str] | None = None) -> dict:
         body: dict[str, Any] = {"model": name, "predictions": [p.tolist() for p in predictions]}
-        classes = list(getattr(models[name].task, "classes", ()))
+        task = models[name].task
+        classes = list(getattr(task, "classes", ()))
         if classes:
             body["classes"] = classes
+        if hasattr(task, "prediction_texts"):  # predictions that read as text (phonemes)
+            body["texts"] = task.prediction_texts(predictions)
         if ids is not None:
             body["ids"] = ids
         return body

@@ -81,7 +81,8 @@ class EncoderDecoder(nn.Module):
 
     Shape:
         forward: a :class:`Transduction` to logits ``Padded (B, U, V)``, one row per decoder
-        input; a ``Padded (B, T)`` source alone to the logits of its greedy decoding.
+        input; a source alone (``Padded (B, T)``, or ``(B, T)`` ids padded with 0) to the
+        log-probabilities of its greedy decoding, ``Padded (B, L, V)``.
     """
 
     attends: ClassVar[bool] = False  # the decoder looks back at the encoder's outputs
@@ -131,19 +132,12 @@ class EncoderDecoder(nn.Module):
         if self.attends:
             self.attention = AdditiveAttention(memory, memory, memory)
 
-    def encode(self, source: Padded) -> Carried:
+    def encode(self, source: Tensor | Padded) -> Carried:
         """The encoder's outputs and what the decoder starts from, each with the batch first:
         ``memory (B, T, 2H)``, ``lengths (B,)``, ``context (B, 2H)`` (the forward direction's
         last state and the reverse direction's, the one after reading ``x_1``) and the decoder
-        state ``state (B, 2H) = tanh(W_s context)``."""
-        if not isinstance(source, Padded):
-            raise fail(
-                type(self).__name__,
-                "source",
-                "a Padded batch of ids",
-                describe(source),
-                error=InvalidTypeError,
-            )
+        state ``state (B, 2H) = tanh(W_s context)``. A plain ``(B, T)`` source ends each row at
+        its first padding id (0)."""
         embedded = self.source_embedding(source)
         embedded = Padded.trusted(
             F.dropout(embedded.data, self.dropout, self.training), embedded.lengths
@@ -152,7 +146,7 @@ class EncoderDecoder(nn.Module):
         context = torch.cat([final[-2], final[-1]], dim=-1)
         return {
             "memory": outputs.data,
-            "lengths": source.lengths,
+            "lengths": embedded.lengths,
             "context": context,
             "state": torch.tanh(self.bridge(context)),
         }
@@ -176,11 +170,11 @@ class EncoderDecoder(nn.Module):
         features = torch.cat([state, embedded, context], dim=-1)
         return self.head(F.dropout(features, self.dropout, self.training)), state
 
-    def forward(self, batch: Transduction | Padded) -> Padded:
-        if isinstance(batch, Padded):
+    def forward(self, batch: Transduction | Padded | Tensor) -> Padded:
+        if isinstance(batch, Padded | Tensor):
             carried = self.encode(batch)
             ids, log_probs = greedy_decode(
-                self.step, carried, batch.batch_size, START_ID, END_ID, self.max_length
+                self.step, carried, len(carried["lengths"]), START_ID, END_ID, self.max_length
             )
             lengths = torch.tensor([min(len(row) + 1, log_probs.shape[1]) for row in ids])
             return Padded(log_probs, lengths.to(log_probs.device))
@@ -188,7 +182,7 @@ class EncoderDecoder(nn.Module):
             raise fail(
                 type(self).__name__,
                 "batch",
-                "a Transduction (source and decoder inputs) or a Padded source",
+                "a Transduction (source and decoder inputs), or a source alone",
                 describe(batch),
                 error=InvalidTypeError,
             )
@@ -207,7 +201,7 @@ class EncoderDecoder(nn.Module):
         return torch.stack(logits, dim=1)
 
     @torch.no_grad()
-    def predict_ids(self, source: Padded, beam_size: int | None = None) -> list[list[int]]:
+    def predict_ids(self, source: Tensor | Padded, beam_size: int | None = None) -> list[list[int]]:
         """The output ids of each source (``</s>`` left out): beam search with ``beam_size``
         prefixes (default: the model's), greedy for 1."""
         beams = (
@@ -216,7 +210,7 @@ class EncoderDecoder(nn.Module):
             else positive_int(type(self).__name__, "beam_size", beam_size)
         )
         carried = self.encode(source)
-        batch = source.batch_size
+        batch = len(carried["lengths"])
         if beams == 1:
             return greedy_decode(self.step, carried, batch, START_ID, END_ID, self.max_length)[0]
         return beam_search(self.step, carried, batch, START_ID, END_ID, self.max_length, beams)
@@ -271,7 +265,7 @@ class AttentionEncoderDecoder(EncoderDecoder):
 
     attends = True
 
-    def encode(self, source: Padded) -> Carried:
+    def encode(self, source: Tensor | Padded) -> Carried:
         """As :meth:`EncoderDecoder.encode`, plus the attention's ``keys (B, T, A)``."""
         carried = super().encode(source)
         return carried | {"keys": self.attention.keys(carried["memory"])}

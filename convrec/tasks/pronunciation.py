@@ -194,14 +194,24 @@ class Pronunciation(DatasetTask):
         ]
         return [plot_alignments(panels, directory / "alignment.png")]
 
-    def predict(self, model: nn.Module, sequences: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Phoneme ids ``(U,)`` of each word, given as letter ids ``(T,)``, by beam search."""
+    def predict(self, model: nn.Module, sequences: Sequence[np.ndarray | str]) -> list[np.ndarray]:
+        """Phoneme ids ``(U,)`` of each word, given as letter ids ``(T,)`` or spelt (a string),
+        by beam search."""
+        letters = self._known(self.letters)
+        words = [
+            letters.encode(item.lower()).numpy() if isinstance(item, str) else item
+            for item in sequences
+        ]
         predictions = []
         with evaluating(model) as device:
-            for start in range(0, len(sequences), EVALUATION_BATCH):
-                batch = self.model_inputs(sequences[start : start + EVALUATION_BATCH])
+            for start in range(0, len(words), EVALUATION_BATCH):
+                batch = self.model_inputs(words[start : start + EVALUATION_BATCH])
                 predictions += model.predict_ids(batch.to(device))
         return [np.asarray(ids, dtype=np.int64) for ids in predictions]
+
+    def prediction_texts(self, predictions: Sequence[np.ndarray]) -> list[str]:
+        """Each prediction's phonemes, ARPAbet separated by spaces."""
+        return [self.spell(ids.tolist()) for ids in predictions]
 
     def reads_for_prediction(self, source: str | Path) -> bool:
         """Whether :meth:`prediction_inputs` reads ``source``: a ``.txt`` of words."""
@@ -234,8 +244,8 @@ class Pronunciation(DatasetTask):
         rows = io.StringIO()
         writer = csv.writer(rows, lineterminator="\n")
         writer.writerow(["word", "pronunciation"])
-        for word, ids in zip(names, predictions, strict=True):
-            writer.writerow([word, self.spell(ids.tolist())])
+        for word, text in zip(names, self.prediction_texts(predictions), strict=True):
+            writer.writerow([word, text])
         return rows.getvalue()
 
     def export_spec(self) -> ExportSpec:

@@ -61,31 +61,39 @@ def write_predictions(trained: TrainedModel, source: Path, out: Path) -> int:
 
     A task on the user's own files reads ``source`` as it read its training data (labels not
     needed), and so does an audio recipe given audio files (:func:`reads_itself`); one with a
-    ``prediction_table(names, predictions)`` writes its own CSV (a forecast's times). The
-    recipes read ``.npz`` (one array per key) or ``.csv`` (``sequence_id`` and the task's input
-    columns, or every other column where the task names none). The output's format follows
-    ``out``'s suffix: ``.npz`` (one array per key), else CSV: for classifiers ``id``,
-    ``predicted`` and one ``p_<class>`` column per class; for the others ``sequence_id``
-    (``step``) and the output columns.
+    ``prediction_table(names, predictions)`` writes its own CSV (a forecast's times, a word's
+    phonemes). The recipes read ``.npz`` (one array per key) or ``.csv`` (``sequence_id`` and
+    the task's input columns, or every other column where the task names none). The output's
+    format follows ``out``'s suffix: ``.npz`` (one array per key), else CSV: for classifiers
+    ``id``, ``predicted`` and one ``p_<class>`` column per class; for the others
+    ``sequence_id`` (``step``) and the output columns.
 
     Raises:
         InvalidValueError: ``source`` is of no format the run reads, or not readable as one.
     """
     names, sequences = read_inputs(trained, source)
     predictions = trained.predict(sequences)
-    if reads_itself(trained.task, source):
-        if hasattr(trained.task, "prediction_table"):
-            write_text(out, trained.task.prediction_table(names, predictions))
-        else:
-            write_text(out, _class_table(trained.task.classes, names, predictions))
-        return len(predictions)
-    if out.suffix == ".npz":
+    if out.suffix == ".npz" and not reads_itself(trained.task, source):
         write_npz(out, dict(zip(names, predictions, strict=True)))
-    elif classes := tuple(getattr(trained.task, "classes", ())):
-        write_text(out, _class_table(classes, names, predictions))
     else:
-        write_text(out, _csv(trained, names, predictions))
+        write_text(out, _table(trained, source, names, predictions))
     return len(predictions)
+
+
+def predictions_table(trained: TrainedModel, source: Path) -> str:
+    """The CSV :func:`write_predictions` writes for ``source``, as text."""
+    names, sequences = read_inputs(trained, source)
+    return _table(trained, source, names, trained.predict(sequences))
+
+
+def _table(
+    trained: TrainedModel, source: Path, names: list[str], predictions: list[np.ndarray]
+) -> str:
+    if reads_itself(trained.task, source) and hasattr(trained.task, "prediction_table"):
+        return trained.task.prediction_table(names, predictions)
+    if classes := tuple(getattr(trained.task, "classes", ())):
+        return _class_table(classes, names, predictions)
+    return _csv(trained, names, predictions)
 
 
 def _class_table(classes: tuple[str, ...], ids: list[str], probabilities: list[np.ndarray]) -> str:

@@ -132,6 +132,6 @@ def test_bad_arguments_are_refused_by_name():
         create("seq2seq", input_shape=(None,), output_size=OUTPUTS)
     model = small("seq2seq")
     with pytest.raises(TypeError, match="`batch`: expected a Transduction"):
-        model(torch.ones(2, 3, dtype=torch.long))
+        model([torch.ones(2, 3, dtype=torch.long)])
     with pytest.raises(ValueError, match="`beam_size`"):
         model.predict_ids(batch().source, beam_size=0)

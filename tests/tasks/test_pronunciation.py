@@ -90,7 +90,10 @@ def test_convrec_predict_writes_the_pronunciation_of_each_word_of_a_text_file(tr
     words.write_text("cheat\n\nBadge\ngift\n")
     result = CliRunner().invoke(app, ["predict", str(trained.directory), str(words)])
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader((tmp_path / "words.predictions.csv").read_text().splitlines()))
+    table = (tmp_path / "words.predictions.csv").read_text()
+    rows = list(csv.DictReader(table.splitlines()))
+    printed = CliRunner().invoke(app, ["predict", str(trained.directory), str(words), "--out", "-"])
+    assert printed.exit_code == 0 and printed.output == table
     assert [row["word"] for row in rows] == ["cheat", "badge", "gift"]
     model = convrec.load(trained.directory)
     task = model.task
@@ -146,3 +149,25 @@ def test_error_rates_count_a_word_right_if_any_pronunciation_matches():
     rates = error_rates(predictions, references)
     assert rates["wer"] == pytest.approx(2 / 3)
     assert rates["per"] == pytest.approx((0 + 1 + 3) / (3 + 3 + 4))  # nearest: 4 5 8
+
+
+def test_a_server_answers_words_with_their_phonemes(trained):
+    import asyncio
+
+    import httpx
+
+    from convrec.serve import create_app
+
+    async def ask() -> dict:
+        app = create_app([trained.directory])
+        async with app.router.lifespan_context(app):  # the batchers run
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://convrec") as client:
+                response = await client.post("/predict", json={"inputs": ["Cheat", "gift"]})
+        return response.json()
+
+    answer = asyncio.run(ask())
+    model = convrec.load(trained.directory)
+    expected = model.predict(["cheat", "gift"])
+    assert answer["predictions"] == [ids.tolist() for ids in expected]
+    assert answer["texts"] == model.task.prediction_texts(expected)
