@@ -502,8 +502,8 @@ def char_ngram(splits: Splits, orders: Sequence[int] = NGRAM_ORDERS) -> Result:
 
 def nearest_spelling(splits: Splits, chunk: int = 256) -> Result:
     """Grapheme to phoneme by the nearest neighbour: each test word gets the (first) pronunciation
-    of the training word at the smallest Levenshtein distance in letters (ties: the first in
-    alphabetical order), scored as the g2p recipe scores a network.
+    of the training word at the smallest Levenshtein distance in letters (ties: the first of the
+    spellings sorted as letter ids), scored as the g2p recipe scores a network.
 
     Returns:
         ``wer`` and ``per`` on the test words, and the ``exact`` share of test words whose

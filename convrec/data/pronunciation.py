@@ -56,6 +56,14 @@ class Lexicon(Pairs):
         self.alternatives = list(alternatives)
         self.words = list(words)
 
+    def subset(self, indices: Sequence[int] | np.ndarray) -> Lexicon:
+        """The words at ``indices``, in that order, with all their pronunciations."""
+        return Lexicon(
+            [self.inputs[i] for i in indices],
+            [self.alternatives[i] for i in indices],
+            [self.words[i] for i in indices],
+        )
+
 
 def spelling_kept(word: str) -> bool:
     """Whether a dictionary word is kept: letters, with apostrophes inside or around them."""
@@ -101,6 +109,13 @@ def cmudict(
     ):
         if probability("cmudict", name, fraction) == 0:
             raise fail("cmudict", name, "a fraction above 0", fraction)
+    if validation_fraction + test_fraction >= 1:
+        raise fail(
+            "cmudict",
+            "validation_fraction + test_fraction",
+            "a sum below 1 (the rest is for training)",
+            validation_fraction + test_fraction,
+        )
     folder = data_folder("cmudict", "cmudict", root)
     entries = read_lexicon(find_file(folder, ["cmudict.dict"], "cmudict"))
     pronunciations: dict[str, list[tuple[str, ...]]] = defaultdict(list)
@@ -118,6 +133,14 @@ def cmudict(
     kept, validation_index = holdout(
         everything[rest], validation_fraction / (1 - test_fraction), seed + 1, stratify=False
     )
+    if len(test_index) == 0 or len(validation_index) == 0:
+        raise fail(
+            "cmudict",
+            "root",
+            "a dictionary large enough for a word in every split",
+            f"{len(words)} words, {len(validation_index)} for validation and {len(test_index)} "
+            "for testing",
+        )
     train_words = [words[index] for index in rest[kept]]
     letters = Tokenizer.build(train_words, level="char")
     phonemes = phoneme_vocabulary([p for word in train_words for p in pronunciations[word]])

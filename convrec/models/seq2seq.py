@@ -136,8 +136,8 @@ class EncoderDecoder(nn.Module):
         """The encoder's outputs and what the decoder starts from, each with the batch first:
         ``memory (B, T, 2H)``, ``lengths (B,)``, ``context (B, 2H)`` (the forward direction's
         last state and the reverse direction's, the one after reading ``x_1``) and the decoder
-        state ``state (B, 2H) = tanh(W_s context)``. A plain ``(B, T)`` source ends each row at
-        its first padding id (0)."""
+        state ``state (B, 2H) = tanh(W_s context)``. A plain ``(B, T)`` source ends each row after
+        its last id other than padding (0)."""
         embedded = self.source_embedding(source)
         embedded = Padded.trusted(
             F.dropout(embedded.data, self.dropout, self.training), embedded.lengths
@@ -158,13 +158,20 @@ class EncoderDecoder(nn.Module):
 
     def step(self, previous: Tensor, carried: Carried) -> tuple[Tensor, Carried]:
         """One decoding step: previous ids ``(N,)`` to next-id log-probabilities ``(N, V)``
-        (see :mod:`convrec.nn.decoding`)."""
+        (see :mod:`convrec.nn.decoding`); ``<pad>``, ``<unk>`` and ``<s>`` are never output."""
         logits, state = self._logits(previous, carried)
+        logits = logits.clone()
+        logits[:, :END_ID] = float("-inf")
         return F.log_softmax(logits, dim=-1), carried | {"state": state}
 
-    def _logits(self, previous: Tensor, carried: Carried) -> tuple[Tensor, Tensor]:
+    def _logits(
+        self, previous: Tensor, carried: Carried, context: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Logits ``(N, V)`` of the next id and the decoder's next state, given the previous
+        ids ``(N,)`` (and the context the step reads, if already computed)."""
         embedded = F.dropout(self.output_embedding(previous), self.dropout, self.training)
-        context = self.context(carried["state"], carried)
+        if context is None:
+            context = self.context(carried["state"], carried)
         cell = self.decoder.cells[0]
         (state,) = cell.step(torch.cat([embedded, context], dim=-1), (carried["state"],))
         features = torch.cat([state, embedded, context], dim=-1)
@@ -281,10 +288,10 @@ class AttentionEncoderDecoder(EncoderDecoder):
         carried = self.encode(source)
         weights = []
         for step in range(previous.data.shape[1]):
-            _, alpha = self.attention(
+            context, alpha = self.attention(
                 carried["state"], carried["keys"], carried["memory"], carried["lengths"]
             )
             weights.append(alpha)
-            _, state = self._logits(previous.data[:, step], carried)
+            _, state = self._logits(previous.data[:, step], carried, context)
             carried = carried | {"state": state}
         return torch.stack(weights, dim=1)

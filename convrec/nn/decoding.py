@@ -95,7 +95,9 @@ def beam_search(
         previous = token.flatten()
         if bool(finished.all()):
             break
-    ranked = torch.where(finished, scores, scores - 1e9)  # any ended prefix beats one that did not
+    # An ended prefix beats any that did not end; a sequence with none ended takes its best.
+    ended_any = finished.any(dim=-1, keepdim=True)
+    ranked = torch.where(finished | ~ended_any, scores, float("-inf"))
     best = ranked.argmax(dim=-1)
     return _until_end(history[torch.arange(batch, device=device), best], end)
 

@@ -24,7 +24,6 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torch.nn.functional as F
-from rapidfuzz.distance import Levenshtein
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -48,20 +47,36 @@ def error_rates(
     predictions: Sequence[Sequence[int]], references: Sequence[Sequence[Sequence[int]]]
 ) -> dict[str, float]:
     """Word and phoneme error rates of predicted symbol sequences against each word's
-    pronunciations (any one counts as right).
+    pronunciations (any one counts as right). A word's phoneme errors are its edit distance to
+    the nearest pronunciation; of two as near, the longer counts (the smaller rate).
+
+    Raises:
+        InvalidValueError: no predictions, their number is not that of the words, or a word
+            without a pronunciation.
 
     Example:
         >>> error_rates([[5, 6], [7]], [[[5, 6]], [[8, 9], [7, 8]]])
         {'wer': 0.5, 'per': 0.25}
     """
+    from rapidfuzz.distance import Levenshtein
+
+    if not predictions or len(predictions) != len(references):
+        raise fail(
+            "error_rates",
+            "predictions",
+            f"one prediction per word ({len(references)})",
+            f"{len(predictions)} predictions",
+        )
+    if not all(references):
+        raise fail("error_rates", "references", "at least one pronunciation per word", "none")
     wrong = edits = length = 0
     for predicted, options in zip(predictions, references, strict=True):
-        distance, nearest = min(
-            (Levenshtein.distance(predicted, option), len(option)) for option in options
+        distance, longer = min(
+            (Levenshtein.distance(predicted, option), -len(option)) for option in options
         )
         wrong += distance > 0
         edits += distance
-        length += nearest
+        length -= longer
     return {"wer": wrong / len(predictions), "per": edits / max(length, 1)}
 
 
@@ -162,7 +177,7 @@ class Pronunciation(DatasetTask):
         attention model, ``alignment.png``: which letters each predicted phoneme attended to."""
         test = data.tests["test"]
         indices = np.linspace(0, len(test) - 1, min(SAMPLE_WORDS, len(test))).astype(int).tolist()
-        chosen = torch.utils.data.Subset(test, indices)
+        chosen = test.subset(indices)
         predictions = self.decode(model, chosen)
         references = _pronunciations(chosen)
         letters = self._known(self.letters)
@@ -198,10 +213,14 @@ class Pronunciation(DatasetTask):
         """Phoneme ids ``(U,)`` of each word, given as letter ids ``(T,)`` or spelt (a string),
         by beam search."""
         letters = self._known(self.letters)
-        words = [
-            letters.encode(item.lower()).numpy() if isinstance(item, str) else item
-            for item in sequences
-        ]
+        words = []
+        for index, item in enumerate(sequences):
+            if isinstance(item, str):
+                if len(item.split()) != 1:
+                    raise fail(f"{self.name}.predict", f"input {index}", "one word", repr(item))
+                item = letters.encode(item.strip().lower()).numpy()
+            words.append(item)
+        self.model_inputs(words)  # every word checked, each named by its place in the list
         predictions = []
         with evaluating(model) as device:
             for start in range(0, len(words), EVALUATION_BATCH):

@@ -75,7 +75,18 @@ def test_the_split_depends_on_the_seed_only(tmp_path):
     [
         ({"stress": "yes"}, "`stress`: expected True or False"),
         ({"test_fraction": 0.0}, "`test_fraction`: expected a fraction above 0"),
-        ({"validation_fraction": 1.5}, "validation_fraction"),
+        (
+            {"validation_fraction": 1.5},
+            r"`validation_fraction`: expected a number in \[0, 1\), got 1.5",
+        ),
+        (
+            {"validation_fraction": 0.5, "test_fraction": 0.5},
+            "`validation_fraction \\+ test_fraction`: expected a sum below 1 .*, got 1.0",
+        ),
+        (
+            {"test_fraction": 0.01},
+            "`root`: expected a dictionary large enough for a word in every split",
+        ),
     ],
 )
 def test_bad_options_are_refused_by_name(tmp_path, options, match):

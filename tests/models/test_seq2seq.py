@@ -84,10 +84,12 @@ def test_greedy_decoding_scores_what_teacher_forcing_scores_on_the_same_outputs(
         free = model(source)  # a source alone: the log-probabilities of its greedy decoding
         chosen = free.data.argmax(dim=-1)
         previous = torch.cat([torch.full((3, 1), START_ID), chosen[:, :-1]], dim=1)
-        forced = model(Transduction(source, Padded(previous, [previous.shape[1]] * 3)))
+        forced = model(Transduction(source, Padded(previous, [previous.shape[1]] * 3))).data.clone()
+    forced[..., :END_ID] = float("-inf")  # prediction never outputs <pad>, <unk> or <s>
+    assert (chosen > START_ID).all()
     for row, length in enumerate(free.lengths.tolist()):
         torch.testing.assert_close(
-            free.data[row, :length], F.log_softmax(forced.data[row, :length], dim=-1)
+            free.data[row, :length], F.log_softmax(forced[row, :length], dim=-1)
         )
 
 

@@ -90,3 +90,20 @@ def test_an_output_that_never_ends_stops_at_max_length():
     carried = {"row": torch.zeros(1, dtype=torch.long)}
     assert greedy_decode(table_step(table), carried, 1, START, END, 4)[0] == [[2, 2, 2, 2]]
     assert beam_search(table_step(table), carried, 1, START, END, 4, 3) == [[2, 2, 2, 2]]
+
+
+def test_a_prefix_that_ended_beats_a_likelier_one_that_did_not():
+    table = torch.full((1, SYMBOLS, SYMBOLS), 1e-9, dtype=torch.double)
+    table[0, START, 2], table[0, START, END] = 0.9, 0.1  # END at once: 0.1
+    table[0, 2, 2] = 1.0  # 2 2 2 ... never ends, each prefix at 0.9
+    table[0, END, END] = 1.0
+    carried = {"row": torch.zeros(1, dtype=torch.long)}
+    assert beam_search(table_step(table), carried, 1, START, END, 4, beam_size=2) == [[]]
+    assert beam_search(table_step(table), carried, 1, START, END, 4, beam_size=1) == [[2, 2, 2, 2]]
+
+
+def test_a_beam_wider_than_the_vocabulary_keeps_every_prefix_once():
+    tables = random_tables(3, seed=7)
+    carried = {"row": torch.arange(3)}
+    wide = beam_search(table_step(tables), carried, 3, START, END, 4, beam_size=3 * SYMBOLS**2)
+    assert wide == [best_by_enumeration(tables[row], 4) for row in range(3)]

@@ -1,6 +1,7 @@
 """The g2p recipe end to end on a dictionary written by the test, whose pronunciations follow
-letter rules with context (``ch`` is one phoneme, a final ``e`` is silent): training learns them,
-the run predicts words from a text file, its metrics count any listed pronunciation as right."""
+letter rules with context (``ch`` is one phoneme, a final ``e`` is silent, a final ``s`` is also
+said ``Z``): training learns them, the run predicts words from a text file, its metrics count any
+listed pronunciation as right."""
 
 from __future__ import annotations
 
@@ -49,6 +50,11 @@ def trained(tmp_path_factory):
         for _ in range(500)
     }
     lines = [f"{word} {' '.join(pronounce(word))}" for word in sorted(words)]
+    lines += [
+        f"{word}(2) {' '.join(pronounce(word)[:-1])} Z"
+        for word in sorted(words)
+        if word.endswith("s")
+    ]
     (folder / "cmudict.dict").write_text("\n".join(lines) + "\n")
     run = convrec.train(
         "g2p",
@@ -75,9 +81,12 @@ def test_training_learns_the_letter_rules_of_held_out_words(trained):
 def test_the_run_lists_test_words_and_draws_the_attention(trained):
     samples = (trained.directory / "samples.txt").read_text().splitlines()
     assert len(samples) == 40 and all(line[:3] in ("ok ", "ERR") for line in samples)
-    word = samples[0][4:].split()[0]
-    listed = samples[0].split("|")[1].split()
-    assert listed == [symbol.rstrip("1") for symbol in pronounce(word)]
+    for line in samples:
+        word = line[4:].split()[0]
+        listed = line.split("|")[1].split(" / ")
+        expected = " ".join(symbol.rstrip("1") for symbol in pronounce(word))
+        both = [expected, expected.rsplit(" ", 1)[0] + " Z"] if word.endswith("s") else [expected]
+        assert [option.strip() for option in listed] == both
     assert (trained.directory / "alignment.png").stat().st_size > 1000
     flows = json.loads((trained.directory / "gradient_flow.json").read_text())
     assert [(flow["module"], flow["layer"]) for flow in flows] == [("encoder", 0)] * 2 + [
@@ -141,6 +150,37 @@ def test_the_loss_counts_every_target_symbol_once_and_no_padding():
         for row, length in enumerate(targets.lengths.tolist())
     ]
     torch.testing.assert_close(task.loss(logits, targets), sum(per_symbol) / 8)
+
+
+class Saying(torch.nn.Module):
+    """A stand-in model whose predictions are given: the ids it says for each word, in order."""
+
+    def __init__(self, said: list[list[int]]) -> None:
+        super().__init__()
+        self.said = said
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+
+    def predict_ids(self, source, beam_size=None):
+        answer, self.said = self.said[: source.batch_size], self.said[source.batch_size :]
+        return answer
+
+
+def test_a_word_said_as_its_second_pronunciation_is_right(trained):
+    task = convrec.load(trained.directory).task
+    test = task.build_data(0).tests["test"]
+    second = [options[-1].tolist() for options in test.alternatives]
+    assert any(len(options) == 2 for options in test.alternatives)
+    assert task.evaluate(Saying(second * 2), test)["wer"] == 0.0
+    wrong = [[*ids, 5] for ids in second]
+    assert task.evaluate(Saying(wrong * 2), test)["wer"] == 1.0
+
+
+def test_predict_refuses_a_text_that_is_not_one_word(trained):
+    model = convrec.load(trained.directory)
+    with pytest.raises(InvalidValueError, match="`input 1`: expected one word, got 'bad dog'"):
+        model.predict(["cheat", "bad dog"])
+    with pytest.raises(InvalidValueError, match="`input 0`: expected one word, got ''"):
+        model.predict([""])
 
 
 def test_error_rates_count_a_word_right_if_any_pronunciation_matches():
