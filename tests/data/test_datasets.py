@@ -229,7 +229,9 @@ SERIES_LENGTHS = {"sunspots": 309, "sunspot-month": 3177, "co2": 2284, "elecdema
 
 def test_every_registered_dataset_has_a_real_data_check():
     speech = ["keywords", "welcome"]  # tested in test_keywords.py
-    assert sorted([*REAL, *SERIES_LENGTHS, "char-corpus", *speech]) == available_datasets()
+    pronunciation = ["cmudict"]  # tested in test_pronunciation.py
+    everything = [*REAL, *SERIES_LENGTHS, "char-corpus", *speech, *pronunciation]
+    assert sorted(everything) == available_datasets()
 
 
 def _fetched(name):

@@ -5,6 +5,7 @@ import pytest
 
 from convrec.data import load_dataset
 from convrec.data.pronunciation import END, START, Lexicon
+from convrec.data.sources import status
 
 KEPT = [
     f"{stem}{ending}"
@@ -101,3 +102,14 @@ def test_a_dictionary_too_small_to_split_is_refused(tmp_path):
         ValueError, match="`root`: expected a dictionary of at least 20 words, got 1 words"
     ):
         load_dataset("cmudict", root=tmp_path)
+
+
+def test_the_real_dictionary_matches_data_md():
+    if status("cmudict") != "fetched":
+        pytest.skip("source cmudict not fetched (convrec data fetch cmudict)")
+    splits = load_dataset("cmudict")
+    words = splits.info["train_words"] + len(splits.validation) + len(splits.test)
+    assert words == 124926 and (len(splits.validation), len(splits.test)) == (6246, 6246)
+    assert len(splits.train) == 120284  # 112,434 words, with their other pronunciations
+    assert len(splits.info["phonemes"]) == 4 + 39  # the specials and ARPAbet without stress
+    assert sum(len(options) > 1 for options in splits.test.alternatives) > 300
