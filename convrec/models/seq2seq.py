@@ -43,6 +43,15 @@ from convrec.nn.decoding import Carried, beam_search, greedy_decode
 
 START_ID, END_ID = 2, 3
 """The ids of ``<s>`` and ``</s>`` in the output vocabulary (after ``<pad>`` 0 and ``<unk>`` 1)."""
+SPECIAL_PENALTY = 1e4
+"""How far below the other logits prediction puts those of ``<pad>``, ``<unk>`` and ``<s>``: their
+probability is 0 in float32 (``exp(-1e4)``), and the log-probabilities stay finite."""
+
+
+def without_specials(logits: Tensor) -> Tensor:
+    """Logits ``(..., V)`` with ``<pad>``, ``<unk>`` and ``<s>`` (ids 0 to 2) lowered by
+    :data:`SPECIAL_PENALTY`: never chosen, yet finite."""
+    return torch.cat([logits[..., :END_ID] - SPECIAL_PENALTY, logits[..., END_ID:]], dim=-1)
 
 
 class Transduction(NamedTuple):
@@ -160,9 +169,7 @@ class EncoderDecoder(nn.Module):
         """One decoding step: previous ids ``(N,)`` to next-id log-probabilities ``(N, V)``
         (see :mod:`convrec.nn.decoding`); ``<pad>``, ``<unk>`` and ``<s>`` are never output."""
         logits, state = self._logits(previous, carried)
-        logits = logits.clone()
-        logits[:, :END_ID] = float("-inf")
-        return F.log_softmax(logits, dim=-1), carried | {"state": state}
+        return F.log_softmax(without_specials(logits), dim=-1), carried | {"state": state}
 
     def _logits(
         self, previous: Tensor, carried: Carried, context: Tensor | None = None

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from convrec.models import Transduction, create
-from convrec.models.seq2seq import END_ID, START_ID, EncoderDecoder
+from convrec.models.seq2seq import END_ID, START_ID, EncoderDecoder, without_specials
 from convrec.nn import Padded
 
 MODELS = ("seq2seq", "seq2seq-attention")
@@ -84,8 +84,8 @@ def test_greedy_decoding_scores_what_teacher_forcing_scores_on_the_same_outputs(
         free = model(source)  # a source alone: the log-probabilities of its greedy decoding
         chosen = free.data.argmax(dim=-1)
         previous = torch.cat([torch.full((3, 1), START_ID), chosen[:, :-1]], dim=1)
-        forced = model(Transduction(source, Padded(previous, [previous.shape[1]] * 3))).data.clone()
-    forced[..., :END_ID] = float("-inf")  # prediction never outputs <pad>, <unk> or <s>
+        forced = model(Transduction(source, Padded(previous, [previous.shape[1]] * 3))).data
+    forced = without_specials(forced)  # prediction never outputs <pad>, <unk> or <s>
     assert (chosen > START_ID).all()
     for row, length in enumerate(free.lengths.tolist()):
         torch.testing.assert_close(
