@@ -26,6 +26,7 @@ model's own outputs, greedily or by beam search (:mod:`convrec.nn.decoding`).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import ClassVar, NamedTuple
 
 import torch
@@ -72,7 +73,7 @@ class Transduction(NamedTuple):
         return Transduction(self.source.to(*args, **kwargs), self.previous.to(*args, **kwargs))
 
 
-class EncoderDecoder(nn.Module):
+class EncoderDecoder(nn.Module, ABC):
     """What both encoder-decoders share: the embeddings, the bidirectional encoder, the
     decoder's start state and output layer, and prediction.
 
@@ -160,10 +161,10 @@ class EncoderDecoder(nn.Module):
             "state": torch.tanh(self.bridge(context)),
         }
 
+    @abstractmethod
     def context(self, state: Tensor, carried: Carried) -> Tensor:
         """The context vector the next step reads, ``(B, 2H)``, given the decoder's previous
         state ``(B, 2H)``."""
-        raise NotImplementedError
 
     def step(self, previous: Tensor, carried: Carried) -> tuple[Tensor, Carried]:
         """One decoding step: previous ids ``(N,)`` to next-id log-probabilities ``(N, V)``
