@@ -512,7 +512,7 @@ def nearest_spelling(splits: Splits, chunk: int = 256) -> Result:
     from rapidfuzz.distance import Levenshtein
     from rapidfuzz.process import cdist
 
-    from convrec.tasks.pronunciation import error_rates
+    from convrec.tasks.sequence_errors import error_rates
 
     if not hasattr(splits.test, "alternatives"):
         raise fail(

@@ -93,6 +93,8 @@ ROWS = [
         "bi-LSTM 0.236 (Yao & Zweig 2015), DBLSTM-CTC 0.258 (Rao et al. 2015)",
         options={"epochs": 8},
     ),
+    Row("digit-strings", "crnn", "der", "< 0.02", "synthetic speech: no published figure"),
+    Row("digit-strings", "gru", "der", "< 0.02", "synthetic speech: no published figure"),
 ]
 TRANSFER = Row("mnist-few", "lenet5", "accuracy", "gain > 0", "from Fashion-MNIST")
 

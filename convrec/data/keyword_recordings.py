@@ -25,8 +25,8 @@ from convrec.data.keywords import (
     SPEECH_COMMANDS_AUXILIARY,
     SPEECH_COMMANDS_KEYWORDS,
     SpokenDataset,
-    _common_parameters,
-    _noise,
+    common_parameters,
+    noise_per_clip,
     to_int16,
 )
 from convrec.data.speech import SAMPLE_RATE, SPLITS, Utterance, mix
@@ -88,7 +88,7 @@ class KeywordRecordings(SpokenDataset):
         self.seconds = seconds
         parameters = {
             "dataset": owner,
-            **_common_parameters(owner, split, seed, pool, snr_db, workers),
+            **common_parameters(owner, split, seed, pool, snr_db, workers),
             "keywords": keywords,
             "unknown_words": unknown_words,
             "recordings": count,
@@ -132,7 +132,7 @@ def _build_recordings(
     speakers = rng.integers(len(voices), size=count)
     levels = rng.uniform(*LEVEL_DB, size=count)
     snrs = rng.uniform(*snr_db, size=count)
-    noise = _noise(rng, count)
+    noise = noise_per_clip(rng, count)
     plans = []
     for speaker in speakers:
         labels = rng.permutation(np.arange(words) % 2 * unknown)  # keywords and unknowns by half

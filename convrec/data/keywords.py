@@ -195,7 +195,7 @@ class KeywordSpotting(SpokenDataset):
         keywords, unknown_words, pool = self._words_and_voices(keywords, unknown_words, voices)
         parameters = {
             "dataset": owner,
-            **_common_parameters(owner, split, seed, pool, snr_db, workers),
+            **common_parameters(owner, split, seed, pool, snr_db, workers),
             "keywords": keywords,
             "unknown_words": unknown_words,
             "clips_per_class": clips,
@@ -268,12 +268,12 @@ class WelcomeDetection(SpokenDataset):
         (keyword,) = speech.check_words(owner, "keyword", [keyword])
         distractors = speech.check_words(owner, "distractors", distractors)
         _disjoint(owner, "distractors", distractors, "keyword", (keyword,))
-        counts = _range(owner, "words_per_recording", words_per_recording, integer=True)
+        counts = checked_range(owner, "words_per_recording", words_per_recording, integer=True)
         pool = speech.check_voices(owner, speech.default_voices() if voices is None else voices)
         self.voices = speech.split_voices(owner, pool, split)
         parameters = {
             "dataset": owner,
-            **_common_parameters(owner, split, seed, pool, snr_db, workers),
+            **common_parameters(owner, split, seed, pool, snr_db, workers),
             "size": size,
             "length": round(duration * SAMPLE_RATE),
             "keyword": keyword,
@@ -309,7 +309,7 @@ def keyword_spotting(root: str | Path | None = None, seed: int = 0, **options: A
         seed: the seed of every split.
         options: :class:`KeywordSpotting`'s other arguments, the same for every split.
     """
-    return _splits("keywords", KeywordSpotting, root, seed, options)
+    return voice_disjoint_splits("keywords", KeywordSpotting, root, seed, options)
 
 
 @register_dataset(
@@ -323,12 +323,18 @@ def welcome_detection(root: str | Path | None = None, seed: int = 0, **options: 
         seed: the seed of every split.
         options: :class:`WelcomeDetection`'s other arguments, the same for every split.
     """
-    return _splits("welcome", WelcomeDetection, root, seed, options)
+    return voice_disjoint_splits("welcome", WelcomeDetection, root, seed, options)
 
 
-def _splits(
-    name: str, dataset: type[SpokenDataset], root: object, seed: int, options: dict[str, Any]
+def voice_disjoint_splits(
+    name: str,
+    dataset: type[SpokenDataset],
+    root: object,
+    seed: int,
+    options: dict[str, Any],
+    variable_length: bool = False,
 ) -> Splits:
+    """The three splits of ``dataset`` built with ``seed`` and ``options``, for the registry."""
     if root is not None:
         raise fail(
             name,
@@ -338,7 +344,8 @@ def _splits(
         )
     parts = {split: dataset(split, seed=seed, **options) for split in SPLITS}
     info = {"sample_rate": SAMPLE_RATE, "voices": {split: parts[split].voices for split in SPLITS}}
-    return Splits(name, **parts, classes=parts["train"].classes, info=info)
+    classes = parts["train"].classes
+    return Splits(name, **parts, classes=classes, info=info, variable_length=variable_length)
 
 
 def _disjoint(
@@ -355,7 +362,7 @@ def _disjoint(
         )
 
 
-def _range(owner: str, argument: str, value: object, integer: bool = False) -> list:
+def checked_range(owner: str, argument: str, value: object, integer: bool = False) -> list:
     """A ``(low, high)`` pair with ``low <= high``: finite numbers, or positive integers."""
     expected = "a pair (low, high) of " + ("positive integers" if integer else "finite numbers")
     valid = isinstance(value, tuple | list) and len(value) == 2
@@ -370,7 +377,7 @@ def _range(owner: str, argument: str, value: object, integer: bool = False) -> l
     return list(value)
 
 
-def _common_parameters(
+def common_parameters(
     owner: str,
     split: str,
     seed: object,
@@ -386,7 +393,7 @@ def _common_parameters(
         "split": split,
         "seed": non_negative_int(owner, "seed", seed),
         "voices": voices,
-        "snr_db": _range(owner, "snr_db", snr_db),
+        "snr_db": checked_range(owner, "snr_db", snr_db),
         "level_db": LEVEL_DB,
         "speeds": speech.SPEEDS,
         "pitches": speech.PITCHES,
@@ -394,7 +401,7 @@ def _common_parameters(
     }
 
 
-def _noise(rng: np.random.Generator, count: int) -> Callable[[int, int], np.ndarray]:
+def noise_per_clip(rng: np.random.Generator, count: int) -> Callable[[int, int], np.ndarray]:
     """Draw ``count`` noise colours now; the returned function makes clip ``i``'s noise."""
     exponents = rng.choice(list(NOISE_EXPONENTS.values()), size=count)
     return lambda index, length: speech.colored_noise(rng, length, exponents[index])
@@ -425,7 +432,7 @@ def _build_keywords(
     offsets = rng.random(count)
     levels = rng.uniform(*LEVEL_DB, size=count)
     snrs = rng.uniform(*snr_db, size=count)
-    noise = _noise(rng, count)
+    noise = noise_per_clip(rng, count)
     words = [
         keywords[label] if label < unknown else unknown_words[pick]
         for label, pick in zip(labels, unknown_picks, strict=True)
@@ -474,7 +481,7 @@ def _build_detection(
     counts = rng.integers(words_per_recording[0], words_per_recording[1] + 1, size=size)
     levels = rng.uniform(*LEVEL_DB, size=size)
     snrs = rng.uniform(*snr_db, size=size)
-    noise = _noise(rng, size)
+    noise = noise_per_clip(rng, size)
     recordings = []
     for label, speaker, speed, pitch, words in zip(
         labels, speakers, speeds, pitches, counts, strict=True

@@ -128,6 +128,33 @@ def plot_alignments(
     return save_figure(figure, path)
 
 
+def plot_ctc_posteriors(
+    panels: Sequence[tuple[str, np.ndarray]],
+    labels: Sequence[str],
+    seconds_per_frame: float,
+    path: Path,
+) -> Path:
+    """Per-frame posteriors of a CTC model, one panel per recording: ``(title, posteriors
+    (T, C))`` with the blank in column 0 (drawn grey and dashed) and ``labels`` naming columns
+    ``1..C-1``; each label's probability over time shows where it fires."""
+    figure, grid = plt.subplots(
+        len(panels), 1, figsize=(9, 2.2 * len(panels)), layout="constrained", squeeze=False
+    )
+    colours = plt.get_cmap("tab10")
+    for axes, (title, posteriors) in zip(grid[:, 0], panels, strict=True):
+        seconds = np.arange(len(posteriors)) * seconds_per_frame
+        axes.plot(seconds, posteriors[:, 0], color="grey", linestyle="--", linewidth=1)
+        for column, label in enumerate(labels, start=1):
+            line = posteriors[:, column]
+            axes.plot(seconds, line, color=colours((column - 1) % 10), linewidth=1.2)
+            peak = int(line.argmax())
+            if line[peak] > 0.5:
+                axes.annotate(label, (seconds[peak], line[peak]), ha="center", va="bottom")
+        axes.set(ylim=(0, 1.15), ylabel="posterior", title=title)
+    grid[-1, 0].set_xlabel("time (s); dashed: blank")
+    return save_figure(figure, path)
+
+
 def plot_forecasts(true: np.ndarray, predicted: np.ndarray, name: str, path: Path) -> Path:
     """Test forecasts against the truth: every window's first forecast step along the test
     period, and the whole horizon from a few forecast origins.

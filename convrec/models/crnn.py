@@ -9,7 +9,7 @@ from convrec.models.arguments import boolean, positive_ints, sequence_features
 from convrec.models.registry import register
 from convrec.nn import GRU, ConvBNReLU, GlobalPool, Padded, Pool1d
 
-READOUTS = ("mean", "max", "last")
+READOUTS = ("mean", "max", "last", "frames")
 
 
 @register(
@@ -38,11 +38,14 @@ class CRNN(nn.Module):
         num_layers: stacked GRU layers.
         bidirectional: run a second GRU from the end of each sequence.
         readout: ``'mean'`` or ``'max'`` over the GRU's valid outputs, or ``'last'``: the
-            final state of each direction (the forward one at the last valid frame).
+            final state of each direction (the forward one at the last valid frame); or
+            ``'frames'``: the head at every frame (for CTC, sequence labelling).
         dropout: drop rate between GRU layers and before the head.
 
     Shape:
-        input: ``(B, T, F)`` or a :class:`Padded` of it; output ``(B, O)`` logits.
+        input: ``(B, T, F)`` or a :class:`Padded` of it; output ``(B, O)`` logits, or with
+        ``readout='frames'`` ``(B, T', O)`` (a :class:`Padded` for a padded input), ``T'`` the
+        frames left after pooling.
 
     Example:
         >>> net = CRNN((None, 40), 12, channels=(16,), hidden_size=8)
@@ -90,11 +93,12 @@ class CRNN(nn.Module):
             init="keras",
             reset_after=True,
         )
-        self.readout = nn.Identity() if readout == "last" else GlobalPool(readout)
+        self.readout = GlobalPool(readout) if readout in ("mean", "max") else nn.Identity()
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), output_size)
 
-    def forward(self, x: Tensor | Padded) -> Tensor:
-        frames = self.front(x)  # (B, T', C)
-        summary = self.readout(self.recurrent(frames))  # (B, D * H)
+    def forward(self, x: Tensor | Padded) -> Tensor | Padded:
+        summary = self.readout(self.recurrent(self.front(x)))  # (B, D * H) or (B, T', D * H)
+        if isinstance(summary, Padded):
+            return summary.map(lambda data: self.head(self.dropout(data)))
         return self.head(self.dropout(summary))

@@ -9,6 +9,7 @@ from convrec.tasks import (
     recipes,
     series,
     series_regression,
+    speech_recognition,
     text_files,
 )
 from convrec.tasks.base import Task, TaskData, available_tasks, create_task, register_task
@@ -35,5 +36,6 @@ __all__ = [
     "register_task",
     "series",
     "series_regression",
+    "speech_recognition",
     "text_files",
 ]

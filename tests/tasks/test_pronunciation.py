@@ -20,7 +20,7 @@ from convrec.models import Transduction
 from convrec.models.seq2seq import END_ID, START_ID
 from convrec.nn import Padded
 from convrec.tasks import create_task
-from convrec.tasks.pronunciation import error_rates
+from convrec.tasks.sequence_errors import error_rates
 
 RULES = {"a": "AE1", "b": "B", "c": "K", "d": "D", "e": "EH1", "f": "F", "g": "G", "h": "HH"}
 RULES |= {"i": "IH1", "o": "AA1", "s": "S", "t": "T"}
