@@ -94,7 +94,6 @@ ROWS = [
         options={"epochs": 8},
     ),
     Row("digit-strings", "crnn", "der", "< 0.02", "synthetic speech: no published figure"),
-    Row("digit-strings", "gru", "der", "< 0.02", "synthetic speech: no published figure"),
 ]
 TRANSFER = Row("mnist-few", "lenet5", "accuracy", "gain > 0", "from Fashion-MNIST")
 

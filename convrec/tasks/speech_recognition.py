@@ -99,12 +99,6 @@ class DigitStrings(DatasetTask):
             "lr": 3e-3,
             "model_options": {"channels": (64, 64), "hidden_size": 128},
         },
-        "gru": {
-            "epochs": 8,
-            "batch_size": 32,
-            "lr": 3e-3,
-            "model_options": {"hidden_size": 128, "num_layers": 2, "bidirectional": True},
-        },
     }
 
     def __init__(self, root: str | None = None, beam_size: int = 8, **dataset_options: Any):
