@@ -13,6 +13,8 @@ choices it made:
   bits per character.
 - ``cmudict``: :func:`nearest_spelling`, the pronunciation of the training word spelt most like
   each test word, word and phoneme error rates.
+- ``digit-strings``: :func:`segment_and_classify`, words cut at the noise floor and classified by
+  logistic regression on their MFCCs, digit error rate.
 
 :data:`BASELINES` maps each dataset to its ``(baseline name, function)`` pairs. Every baseline is
 deterministic, so one run gives its figure (no spread to report). The table gives each baseline's
@@ -70,6 +72,19 @@ naive forecast falls back to persistence."""
 
 ARIMA_ORDERS = tuple(itertools.product(range(4), range(2), range(3)))
 """``(p, d, q)`` orders searched by :func:`arima`: p in 0..3, d in 0..1, q in 0..2."""
+
+SEGMENT_THRESHOLDS_DB = (6.0, 10.0, 14.0)
+"""Energies above each recording's noise floor tried by :func:`segment_and_classify` as the
+edge of a spoken word."""
+
+SEGMENT_GAPS = (1, 2, 4)
+"""Quieter stretches (10 ms frames) shorter than these are tried as pauses inside a word."""
+
+SEGMENT_C_GRID = (0.01, 0.1, 1.0)
+"""Inverse regularisation strengths tried by :func:`segment_and_classify`."""
+
+SEGMENT_POINTS = 10
+"""Time points each word's MFCC frames are resampled to by :func:`segment_and_classify`."""
 
 NGRAM_ORDERS = (3, 4, 5, 6, 7, 8, 9)
 """Character n-gram orders tried by :func:`char_ngram`; 9 is the highest whose codes fit 62 bits
@@ -535,6 +550,119 @@ def nearest_spelling(splits: Splits, chunk: int = 256) -> Result:
     return error_rates(predictions, references) | {"exact": f"{exact} of {len(queries)}"}
 
 
+def _energy_db(waveform: np.ndarray, hop: int) -> np.ndarray:
+    """Each ``hop``-sample block's RMS in dB: ``(S,)`` to ``(ceil(S / hop),)``."""
+    blocks = np.pad(waveform, (0, -len(waveform) % hop)).reshape(-1, hop)
+    return 10 * np.log10(np.mean(blocks.astype(np.float64) ** 2, axis=1) + 1e-12)
+
+
+def word_segments(
+    energy_db: np.ndarray, threshold_db: float, gap: int = 4, shortest: int = 6
+) -> list[tuple[int, int]]:
+    """``[start, stop)`` frames of the stretches louder than the recording's noise floor (its
+    10th percentile) by ``threshold_db``, stretches fewer than ``gap`` frames apart joined, those
+    shorter than ``shortest`` frames dropped.
+
+    Example:
+        >>> word_segments(np.array([0, 0, 20, 20, 0, 20, 0, 0, 0, 0, 20, 20, 20.0]), 10, 2, 2)
+        [(2, 6), (10, 13)]
+    """
+    loud = np.concatenate(
+        [[False], energy_db > np.percentile(energy_db, 10) + threshold_db, [False]]
+    )
+    edges = np.flatnonzero(np.diff(loud.astype(np.int8)))
+    runs: list[list[int]] = []
+    for start, stop in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        if runs and start - runs[-1][1] < gap:
+            runs[-1][1] = stop
+        else:
+            runs.append([start, stop])
+    return [(start, stop) for start, stop in runs if stop - start >= shortest]
+
+
+def _segment_features(frames: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """A word's MFCC frames ``frames[start:stop]`` resampled linearly to
+    :data:`SEGMENT_POINTS` time points, with the log of its length: ``(points * F + 1,)``."""
+    points = np.linspace(start, min(stop, len(frames)) - 1, SEGMENT_POINTS)
+    below = np.floor(points).astype(int)
+    above = np.minimum(below + 1, len(frames) - 1)
+    weight = (points - below)[:, None]
+    resampled = frames[below] * (1 - weight) + frames[above] * weight
+    return np.concatenate([resampled.ravel(), [np.log(stop - start)]])
+
+
+def segment_and_classify(splits: Splits) -> Result:
+    """Connected digits the way isolated-word recognisers read them: cut each recording into
+    words where its energy rises above the noise floor, then classify each word's MFCCs (the
+    recipe's front end, resampled to a fixed number of frames) by logistic regression.
+
+    The classifier trains on the words of the training recordings cut into exactly as many
+    words as they hold digits; the energy threshold (:data:`SEGMENT_THRESHOLDS_DB`), the longest
+    pause inside a word (:data:`SEGMENT_GAPS`) and C (:data:`SEGMENT_C_GRID`) are chosen by the
+    validation digit error rate.
+
+    Returns:
+        ``der`` and ``string_accuracy`` on the test recordings, as the digit-strings recipe
+        scores a network; the chosen threshold and C; the share of training recordings cut right.
+    """
+    from convrec.tasks.sequence_errors import error_rates
+    from convrec.tasks.speech_recognition import DigitStrings
+
+    recipe = DigitStrings()
+    hop = recipe.hop_length
+    recordings = {}
+    for split in ("train", "validation", "test"):
+        dataset = getattr(splits, split)
+        recordings[split] = [
+            (recipe.features(waveform).numpy(), _energy_db(waveform.numpy(), hop), digits.tolist())
+            for waveform, digits in (dataset[index] for index in range(len(dataset)))
+        ]
+
+    def cut(split: str, threshold: float, gap: int) -> list[list[np.ndarray]]:
+        return [
+            [
+                _segment_features(frames, *segment)
+                for segment in word_segments(energy, threshold, gap)
+            ]
+            for frames, energy, _ in recordings[split]
+        ]
+
+    def scored(model: BaseEstimator, words: list[list[np.ndarray]], split: str) -> Result:
+        said = [
+            [int(label) for label in model.predict(np.stack(item))] if item else []
+            for item in words
+        ]
+        rates = error_rates(said, [[digits] for _, _, digits in recordings[split]])
+        return {"der": rates["per"], "string_accuracy": 1 - rates["wer"]}
+
+    best: tuple | None = None
+    with threadpool_limits(1):
+        for threshold, gap in itertools.product(SEGMENT_THRESHOLDS_DB, SEGMENT_GAPS):
+            words = cut("train", threshold, gap)
+            right = [
+                (item, digits)
+                for item, (_, _, digits) in zip(words, recordings["train"], strict=True)
+                if len(item) == len(digits)
+            ]
+            features = np.stack([word for item, _ in right for word in item])
+            labels = np.array([digit for _, digits in right for digit in digits])
+            validation = cut("validation", threshold, gap)
+            for c in SEGMENT_C_GRID:
+                model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
+                model.fit(features, labels)
+                der = scored(model, validation, "validation")["der"]
+                if best is None or der < best[0]:
+                    best = (der, threshold, gap, c, model, len(right) / len(words))
+    der, threshold, gap, c, model, share = best
+    return scored(model, cut("test", threshold, gap), "test") | {
+        "threshold_db": f"{threshold:g}",
+        "gap_frames": gap,
+        "C": f"{c:g}",
+        "validation": f"der {der:.4f}",
+        "train_cut_right": f"{share:.3f}",
+    }
+
+
 FORECASTING = [
     ("naive", partial(seasonal_naive, season=1)),
     ("seasonal naive", seasonal_naive),
@@ -547,6 +675,7 @@ BASELINES: dict[str, list[tuple[str, Callable[[Splits], Result]]]] = {
     **{name: FORECASTING for name in SEASONS},
     "char-corpus": [("kneser-ney n-gram", char_ngram)],
     "cmudict": [("nearest spelling", nearest_spelling)],
+    "digit-strings": [("segment and classify", segment_and_classify)],
 }
 """Dataset name to its baselines, each a ``(name, function of Splits)`` pair."""
 

@@ -143,3 +143,33 @@ def test_kneser_ney_distributions_sum_to_one(baselines):
 def test_kneser_ney_rejects_an_order_beyond_64_bit_codes(baselines):
     with pytest.raises(ValueError, match=r"within 62 bits.*order <= 9 for 114 ids.*got 10"):
         baselines.KneserNey.fit_orders(np.arange(100) % 114, [10], vocabulary_size=114)
+
+
+def _tone_strings(rng, count):
+    """Recordings of 2-4 'digits', each a 0.2 s tone of its own pitch, 0.1-0.2 s of quiet apart."""
+    items = []
+    for _ in range(count):
+        digits = rng.integers(10, size=rng.integers(2, 5))
+        parts = [np.zeros(1600)]
+        for digit in digits:
+            time = np.arange(3200) / 16_000
+            parts += [0.3 * np.sin(2 * np.pi * (300 + 150 * digit) * time)]
+            parts += [np.zeros(rng.integers(1600, 3200))]
+        waveform = np.concatenate(parts) + 0.003 * rng.standard_normal(sum(map(len, parts)))
+        items.append((torch.from_numpy(waveform.astype(np.float32)), torch.from_numpy(digits)))
+    return Pairs(*map(list, zip(*items, strict=True)))
+
+
+def test_word_segments_join_short_pauses_and_drop_clicks(baselines):
+    energy = np.array([0, 0, 20, 20, 20, 0, 20, 20, 0, 0, 0, 0, 20, 0, 0, 20, 20, 20, 20, 0.0])
+    assert baselines.word_segments(energy, 10, gap=2, shortest=2) == [(2, 8), (15, 19)]
+    assert baselines.word_segments(energy, 10, gap=1, shortest=2) == [(2, 5), (6, 8), (15, 19)]
+    assert baselines.word_segments(energy, 30, gap=2, shortest=1) == []
+
+
+def test_segment_and_classify_reads_words_apart_by_their_sound(baselines):
+    rng = np.random.default_rng(0)
+    splits = Splits("tones", _tone_strings(rng, 60), _tone_strings(rng, 20), _tone_strings(rng, 20))
+    result = baselines.segment_and_classify(splits)
+    assert result["der"] < 0.05 and result["string_accuracy"] > 0.85, result
+    assert result["train_cut_right"] == "1.000"

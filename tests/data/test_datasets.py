@@ -228,7 +228,7 @@ SERIES_LENGTHS = {"sunspots": 309, "sunspot-month": 3177, "co2": 2284, "elecdema
 
 
 def test_every_registered_dataset_has_a_real_data_check():
-    speech = ["keywords", "welcome"]  # tested in test_keywords.py
+    speech = ["keywords", "welcome", "digit-strings"]  # test_keywords.py, test_digit_strings.py
     pronunciation = ["cmudict"]  # tested in test_pronunciation.py
     everything = [*REAL, *SERIES_LENGTHS, "char-corpus", *speech, *pronunciation]
     assert sorted(everything) == available_datasets()

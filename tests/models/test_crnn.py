@@ -1,5 +1,5 @@
 """CRNN (Choi et al. 2017; Arik et al. 2017): shapes and lengths through the front end, padding
-invariance for every read-out, gradients, argument checks, fitting a tiny batch."""
+invariance for every read-out (per frame too), gradients, argument checks, fitting a tiny batch."""
 
 import pytest
 import torch
@@ -35,6 +35,25 @@ def test_output_of_a_sequence_does_not_depend_on_its_padding(readout, bidirectio
     assert_same_output_however_padded(net, [torch.randn(n, 10) for n in lengths], fill=1e3)
 
 
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_frame_outputs_of_a_sequence_do_not_depend_on_its_padding(bidirectional):
+    net = small_crnn(readout="frames", bidirectional=bidirectional, pool_size=2).eval()
+    lengths = [29, 1, 12, 8]
+    sequences = [torch.randn(n, 10) for n in lengths]
+    data = torch.full((4, 36, 10), 1e3)
+    for row, sequence in enumerate(sequences):
+        data[row, : len(sequence)] = sequence
+    with torch.no_grad():
+        together = net(Padded(data, lengths))
+        assert together.lengths.tolist() == [8, 1, 3, 2]  # ceil(ceil(L / 2) / 2)
+        for row, sequence in enumerate(sequences):
+            alone = net(sequence[None])
+            assert alone.shape == (1, together.lengths[row], 4)
+            torch.testing.assert_close(
+                together.data[row, : together.lengths[row]], alone[0], atol=1e-5, rtol=1e-5
+            )
+
+
 def test_every_parameter_gets_a_gradient():
     batch = Padded(torch.randn(3, 16, 10), [16, 9, 2])
     net = small_crnn(num_layers=2)
@@ -46,7 +65,9 @@ def test_fits_a_tiny_batch():
 
 
 def test_bad_arguments_are_refused_with_what_was_expected():
-    with pytest.raises(ValueError, match="`readout`: expected one of 'mean', 'max', 'last'"):
+    with pytest.raises(
+        ValueError, match="`readout`: expected one of 'mean', 'max', 'last', 'frames'"
+    ):
         small_crnn(readout="first")
     with pytest.raises(ValueError, match="`channels`: expected a non-empty tuple"):
         CRNN((None, 10), 4, channels=[])

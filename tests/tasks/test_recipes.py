@@ -15,7 +15,7 @@ from convrec.train import resolve_config
 
 STEPS = 25
 BATCH = 8
-TINY = {"keywords": {"clips_per_class": 2}, "welcome": {"size": 8}}
+TINY = {"keywords": {"clips_per_class": 2}, "welcome": {"size": 8}, "digit-strings": {"size": 8}}
 
 RECIPES = [  # the recipes: tasks on a registered dataset (not the kinds that read your files)
     task.name
