@@ -15,6 +15,8 @@ choices it made:
   each test word, word and phoneme error rates.
 - ``digit-strings``: :func:`segment_and_classify`, words cut at the noise floor and classified by
   logistic regression on their MFCCs, digit error rate.
+- ``ecg-anomalies``, ``yahoo-anomalies``, ``elecdemand-anomalies``: :func:`rolling_zscore` and
+  :func:`matrix_profile` (discords, by ``stumpy``), scored and thresholded as the networks are.
 
 :data:`BASELINES` maps each dataset to its ``(baseline name, function)`` pairs. Every baseline is
 deterministic, so one run gives its figure (no spread to report). The table gives each baseline's
@@ -85,6 +87,12 @@ SEGMENT_C_GRID = (0.01, 0.1, 1.0)
 
 SEGMENT_POINTS = 10
 """Time points each word's MFCC frames are resampled to by :func:`segment_and_classify`."""
+
+ZSCORE_WINDOWS = (8, 16, 32, 64, 128, 256)
+"""Past steps tried by :func:`rolling_zscore`."""
+
+DISCORD_LENGTHS = (16, 32, 64, 128)
+"""Subsequence lengths tried by :func:`matrix_profile`."""
 
 NGRAM_ORDERS = (3, 4, 5, 6, 7, 8, 9)
 """Character n-gram orders tried by :func:`char_ngram`; 9 is the highest whose codes fit 62 bits
@@ -663,6 +671,96 @@ def segment_and_classify(splits: Splits) -> Result:
     }
 
 
+def _labelled_stream(splits: Splits) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[int, int]]]:
+    """The whole series ``(T,)``, its labels ``(T,)`` and each part's ``[start, stop)``."""
+    parts = [getattr(splits, split) for split in ("train", "validation", "test")]
+    if not all(hasattr(part, "labels") for part in parts):
+        raise fail("anomaly baseline", "splits", "a labelled stream's parts", splits.name)
+    values = np.concatenate([part.values[:, 0].numpy() for part in parts]).astype(np.float64)
+    labels = np.concatenate([part.labels.numpy() for part in parts])
+    return values, labels, splits.info["bounds"]
+
+
+def _anomaly_result(
+    splits: Splits, score: Callable[[np.ndarray, int], np.ndarray], lengths: Sequence[int]
+) -> Result:
+    """Score the stream with each of ``lengths`` (a window, a subsequence), smoothed as the
+    series' recipe smooths its networks' scores; keep the length with the best validation
+    AUC-PR (the recipe's window where the validation part has no anomaly), the threshold chosen
+    on validation as the recipe chooses it; the test part's metrics."""
+    from convrec.tasks import create_task
+    from convrec.tasks.anomaly_scores import average_precision, choose_threshold, score_report
+    from convrec.tasks.stream_anomalies import trailing_mean
+
+    recipe = create_task(splits.name)
+    values, labels, bounds = _labelled_stream(splits)
+    first, last = bounds["validation"]
+    labelled = bool(labels[first:last].any())
+    best: tuple[float, int, np.ndarray] | None = None
+    for length in lengths if labelled else [recipe.window]:
+        scores = trailing_mean(score(values, length), recipe.smooth)
+        quality = average_precision(scores[first:last], labels[first:last]) if labelled else 0.0
+        if best is None or quality > best[0]:
+            best = (quality, length, scores)
+    quality, length, scores = best
+    threshold = choose_threshold(scores[first:last], labels[first:last])
+    start, stop = bounds["test"]
+    return score_report(scores[start:stop], labels[start:stop], threshold) | {
+        "length": length,
+        "validation": f"auc_pr {quality:.4f}" if labelled else "no anomaly: the recipe's window",
+    }
+
+
+def rolling_zscores(values: np.ndarray, window: int) -> np.ndarray:
+    """``|x_t - mean| / std`` of each step against the ``window`` steps before it (fewer at the
+    start; 0 for the first two steps), the deviation floored at 1e-12.
+
+    Example:
+        >>> rolling_zscores(np.array([1.0, 3.0, 1.0, 3.0, 11.0]), 4).round(3).tolist()
+        [0.0, 0.0, 1.0, 1.414, 9.0]
+    """
+    totals = np.cumsum(np.concatenate([[0.0], values]))
+    squares = np.cumsum(np.concatenate([[0.0], values**2]))
+    steps = np.arange(2, len(values))
+    starts = np.maximum(steps - window, 0)
+    counts = steps - starts
+    mean = (totals[steps] - totals[starts]) / counts
+    variance = np.maximum((squares[steps] - squares[starts]) / counts - mean**2, 0.0)
+    scores = np.zeros(len(values))
+    scores[2:] = np.abs(values[2:] - mean) / np.maximum(np.sqrt(variance), 1e-12)
+    return scores
+
+
+def rolling_zscore(splits: Splits) -> Result:
+    """Each step's deviation from the mean of the steps before it, in their standard
+    deviations (:func:`rolling_zscores`); the window (:data:`ZSCORE_WINDOWS`) chosen on
+    validation. Online: a step is scored from its past alone."""
+    return _anomaly_result(splits, rolling_zscores, ZSCORE_WINDOWS)
+
+
+def discord_scores(values: np.ndarray, length: int) -> np.ndarray:
+    """The matrix profile (``stumpy.stump``: each subsequence of ``length`` steps' z-normalised
+    distance to its nearest neighbour elsewhere in the series); a step's score is the highest
+    profile value of the subsequences holding it. The neighbours come from the whole series,
+    future included."""
+    import stumpy
+
+    profile = stumpy.stump(values, length)[:, 0].astype(np.float64)
+    windows = np.lib.stride_tricks.sliding_window_view(
+        np.pad(profile, (length - 1, length - 1), constant_values=-np.inf), length
+    )
+    return windows.max(axis=1)
+
+
+def matrix_profile(splits: Splits) -> Result:
+    """Discords of the matrix profile (Yeh et al. 2016) by ``stumpy`` (:func:`discord_scores`);
+    the subsequence length (:data:`DISCORD_LENGTHS`) chosen on validation."""
+    return _anomaly_result(splits, discord_scores, DISCORD_LENGTHS)
+
+
+ANOMALY_BASELINES = [("rolling z-score", rolling_zscore), ("matrix profile", matrix_profile)]
+
+
 FORECASTING = [
     ("naive", partial(seasonal_naive, season=1)),
     ("seasonal naive", seasonal_naive),
@@ -676,6 +774,10 @@ BASELINES: dict[str, list[tuple[str, Callable[[Splits], Result]]]] = {
     "char-corpus": [("kneser-ney n-gram", char_ngram)],
     "cmudict": [("nearest spelling", nearest_spelling)],
     "digit-strings": [("segment and classify", segment_and_classify)],
+    **{
+        name: ANOMALY_BASELINES
+        for name in ("ecg-anomalies", "yahoo-anomalies", "elecdemand-anomalies")
+    },
 }
 """Dataset name to its baselines, each a ``(name, function of Splits)`` pair."""
 

@@ -94,6 +94,11 @@ ROWS = [
         options={"epochs": 8},
     ),
     Row("digit-strings", "crnn", "der", "< 0.02", "synthetic speech: no published figure"),
+    *(
+        Row(f"{series}-anomalies", model, "f1", "> every baseline", "measured")
+        for series in ("yahoo", "ecg", "elecdemand")
+        for model in ("gru", "conv-autoencoder")
+    ),
 ]
 TRANSFER = Row("mnist-few", "lenet5", "accuracy", "gain > 0", "from Fashion-MNIST")
 

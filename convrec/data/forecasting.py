@@ -142,7 +142,7 @@ def chronological_ends(
     )
 
 
-def _read_columns(path: Path, columns: tuple[str, ...]) -> np.ndarray:
+def read_columns(path: Path, columns: tuple[str, ...]) -> np.ndarray:
     """``(N, len(columns))`` float64 of the named columns of a CSV file; empty cells are NaN."""
     with path.open(newline="") as file:
         rows = list(csv.DictReader(file))
@@ -234,7 +234,7 @@ def forecasting(
     columns ``SeriesSpec.columns``). ``seed`` is unused: the split is in time order."""
     spec = SERIES[name]
     path = find_file(data_folder(spec.source, name, root), [spec.file_name], name)
-    values = fill_gaps(_read_columns(path, spec.columns))
+    values = fill_gaps(read_columns(path, spec.columns))
     return windowed(
         name,
         values,

@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from convrec.data.anomalies import events
 from convrec.diagnose.gradient_flow import RecurrentFlow
 from convrec.files import atomic_write
 
@@ -152,6 +153,42 @@ def plot_ctc_posteriors(
                 axes.annotate(label, (seconds[peak], line[peak]), ha="center", va="bottom")
         axes.set(ylim=(0, 1.15), ylabel="posterior", title=title)
     grid[-1, 0].set_xlabel("time (s); dashed: blank")
+    return save_figure(figure, path)
+
+
+def plot_anomalies(
+    steps: np.ndarray,
+    values: np.ndarray,
+    labels: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    test_start: int,
+    title: str,
+    path: Path,
+) -> Path:
+    """A labelled stream above its anomaly scores: true anomalies shaded red, alarms (scores
+    over ``threshold``) marked, the test part right of a dashed line.
+
+    Shape:
+        steps, values, labels, scores: ``(T,)``.
+    """
+    figure, (series, scored) = plt.subplots(
+        2, 1, figsize=(11, 5), sharex=True, layout="constrained", height_ratios=(2, 1)
+    )
+    series.plot(steps, values, color="black", linewidth=0.7)
+    for start, stop in events(labels):
+        for axes in (series, scored):
+            axes.axvspan(steps[start] - 0.5, steps[stop - 1] + 0.5, color="tab:red", alpha=0.25)
+    alarms = scores > threshold
+    series.scatter(steps[alarms], values[alarms], s=12, color="tab:orange", zorder=3, label="alarm")
+    series.set(ylabel="value", title=f"{title}: true anomalies shaded, alarms marked")
+    series.legend(loc="upper left")
+    scored.plot(steps, scores, color="tab:blue", linewidth=0.7)
+    scored.axhline(threshold, color="tab:orange", linestyle="--", linewidth=1)
+    scored.set(xlabel="step", ylabel="score")
+    for axes in (series, scored):
+        axes.axvline(test_start, color="grey", linestyle=":", linewidth=1)
+        axes.grid(alpha=0.3)
     return save_figure(figure, path)
 
 

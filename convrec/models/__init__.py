@@ -1,6 +1,7 @@
 """Model zoo: one file per family, built by name through the registry (``create``)."""
 
 from convrec.models import (
+    autoencoder,
     crnn,
     deepbind,
     fcn,
@@ -15,6 +16,7 @@ from convrec.models import (
     textcnn,
     vgg,
 )
+from convrec.models.autoencoder import ConvAutoencoder
 from convrec.models.crnn import CRNN
 from convrec.models.deepbind import DeepBind
 from convrec.models.fcn import FCN
@@ -46,6 +48,7 @@ __all__ = [
     "AttentionEncoderDecoder",
     "CharLM",
     "ContextEncoderDecoder",
+    "ConvAutoencoder",
     "DeepBind",
     "Forecaster",
     "LeNet5",
@@ -57,6 +60,7 @@ __all__ = [
     "SmallVGG",
     "TextCNN",
     "Transduction",
+    "autoencoder",
     "available",
     "create",
     "crnn",

@@ -10,6 +10,7 @@ from convrec.tasks import (
     series,
     series_regression,
     speech_recognition,
+    stream_anomalies,
     text_files,
 )
 from convrec.tasks.base import Task, TaskData, available_tasks, create_task, register_task
@@ -37,5 +38,6 @@ __all__ = [
     "series",
     "series_regression",
     "speech_recognition",
+    "stream_anomalies",
     "text_files",
 ]

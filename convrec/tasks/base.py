@@ -95,6 +95,12 @@ class Task(ABC):
     def evaluate(self, model: nn.Module, dataset: Dataset) -> dict[str, float]:
         """Metrics of ``model`` on one split."""
 
+    def calibrate(self, model: nn.Module, data: TaskData) -> None:
+        """Fit what prediction needs of the trained model besides its weights (an alarm
+        threshold chosen on validation data), before :meth:`state` is saved; nothing by
+        default."""
+        return None
+
     @abstractmethod
     def plot(self, model: nn.Module, data: TaskData, directory: Path) -> list[Path]:
         """The task's own pictures as PNG files in ``directory``."""

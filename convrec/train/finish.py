@@ -30,8 +30,10 @@ def finish_run(
     state: FitState,
     train_seconds: float,
 ) -> dict[str, Any]:
-    """Evaluate the best weights, write the shared model, draw the plots; return the metrics."""
+    """Calibrate the task on the best weights (:meth:`~convrec.tasks.base.Task.calibrate`),
+    write the shared model, draw the plots, evaluate; return the metrics."""
     model.eval()
+    task.calibrate(model, data)
     test = next(iter(data.tests.values()))
     save_model(
         directory,

@@ -173,3 +173,42 @@ def test_segment_and_classify_reads_words_apart_by_their_sound(baselines):
     result = baselines.segment_and_classify(splits)
     assert result["der"] < 0.05 and result["string_accuracy"] > 0.85, result
     assert result["train_cut_right"] == "1.000"
+
+
+def _planted_stream():
+    from convrec.data.anomalies import labelled_splits
+    from tests.tasks.test_stream_anomalies import planted_series
+
+    values, labels = planted_series()
+    return labelled_splits("yahoo-anomalies", values[:, None], labels, (400, 650))
+
+
+def test_rolling_zscore_finds_spikes_in_noise_with_the_window_best_on_validation(baselines):
+    from convrec.data.anomalies import labelled_splits
+    from convrec.tasks.anomaly_scores import average_precision
+
+    rng = np.random.default_rng(0)
+    values, labels = rng.normal(0, 1, 1000), np.zeros(1000, dtype=int)
+    for step in (450, 520, 600, 700, 850, 930):
+        values[step] += 8.0 * rng.choice([-1, 1])
+        labels[step] = 1
+    splits = labelled_splits("yahoo-anomalies", values[:, None], labels, (400, 650))
+    result = baselines.rolling_zscore(splits)
+    assert result["event_recall"] == 1.0 and result["precision"] >= 0.75, result
+    quality = {
+        window: average_precision(
+            baselines.rolling_zscores(values, window)[400:650], labels[400:650]
+        )
+        for window in baselines.ZSCORE_WINDOWS
+    }
+    assert quality[result["length"]] == max(quality.values())
+
+
+@pytest.mark.slow  # stumpy's numba kernels compile for about 45 s in every new process
+def test_matrix_profile_scores_a_step_by_the_discords_around_it(baselines):
+    values = np.sin(np.arange(400) / 5.0)
+    values[200:210] = 0.0  # one flat stretch, unlike any other subsequence
+    scores = baselines.discord_scores(values, 16)
+    assert scores.shape == (400,) and 185 <= int(np.argmax(scores)) <= 225
+    result = baselines.matrix_profile(_planted_stream())
+    assert result["event_recall"] > 0.5, result

@@ -230,7 +230,8 @@ SERIES_LENGTHS = {"sunspots": 309, "sunspot-month": 3177, "co2": 2284, "elecdema
 def test_every_registered_dataset_has_a_real_data_check():
     speech = ["keywords", "welcome", "digit-strings"]  # test_keywords.py, test_digit_strings.py
     pronunciation = ["cmudict"]  # tested in test_pronunciation.py
-    everything = [*REAL, *SERIES_LENGTHS, "char-corpus", *speech, *pronunciation]
+    streams = ["ecg-anomalies", "yahoo-anomalies", "elecdemand-anomalies"]  # test_anomalies.py
+    everything = [*REAL, *SERIES_LENGTHS, "char-corpus", *speech, *pronunciation, *streams]
     assert sorted(everything) == available_datasets()
 
 

@@ -1,0 +1,402 @@
+"""Anomalies in a stream: a model learns what the normal series looks like from its training part,
+every step gets an anomaly score, and steps scoring above a threshold chosen on the validation
+part raise an alarm (the notes' "anomaly detection in streams").
+
+Two detectors, chosen by the task option ``detector``:
+
+- ``forecast``: a causal recurrent network predicts each step from the ``window`` steps before
+  it (trained on every prefix of the training windows, so a prediction needs only the past);
+  the score is the absolute standardised residual ``|(r_t - mean) / std|`` of
+  ``r_t = x_t - x^_t``, with the mean and deviation of the training part's residuals. Each step
+  is scored online, from the past alone.
+- ``reconstruction``: a convolutional autoencoder rebuilds windows of ``window`` steps; a
+  step's score is its squared error averaged over every window holding it (windows every
+  ``window // 8`` steps), standardised by the training part's errors. A step's score needs the
+  ``window`` steps after it: an alarm comes ``window`` steps late.
+
+Every window is standardised by its own mean and deviation (as RevIN does, Kim et al. 2022),
+and a forecast's target and residual with the window's: a level or a scale the training part
+never reached (a trend, growing seasons) is no anomaly by itself; a step far from what its own
+recent past predicts is.
+
+The threshold gives the best step F1 on the validation part, or, where the validation part holds
+no labelled anomaly, is its highest score (:func:`~convrec.tasks.anomaly_scores.choose_threshold`).
+Metrics on the test part: precision, recall and F1 per step and per event, and the area under
+the precision-recall curve (:mod:`convrec.tasks.anomaly_scores`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset, default_collate
+
+from convrec.checks import fail, one_of, positive_int
+from convrec.data.datasets import load_dataset
+from convrec.data.splits import Pairs
+from convrec.errors import InvalidValueError
+from convrec.nn import Padded, last_valid
+from convrec.nn.losses import sequence_mse
+from convrec.tasks.anomaly_scores import choose_threshold, score_report
+from convrec.tasks.base import Task, TaskData, register_task
+from convrec.tasks.dataset import EVALUATION_BATCH, evaluating
+
+DETECTORS = ("forecast", "reconstruction")
+PARTS = ("train", "validation", "test")
+
+
+class StreamPart(Pairs):
+    """Training windows of one part of the stream (their loss is the validation loss), and which
+    part they come from (:meth:`StreamAnomalies.evaluate` scores that part's steps)."""
+
+    def __init__(self, inputs: Tensor, targets: Tensor, part: str) -> None:
+        super().__init__(inputs, targets)
+        self.part = part
+
+
+SMALLEST_SPREAD = 0.1  # floor of a window's deviation, in the series' standardised units
+
+
+def own_scale(windows: Tensor) -> tuple[Tensor, Tensor]:
+    """Each window's mean and standard deviation ``(N, 1)`` over its steps ``(N, W)``, the
+    deviation at least :data:`SMALLEST_SPREAD` (a flat stretch is not magnified)."""
+    mean = windows.mean(dim=1, keepdim=True)
+    spread = windows.std(dim=1, keepdim=True, correction=0).clamp_min(SMALLEST_SPREAD)
+    return mean, spread
+
+
+def trailing_mean(values: np.ndarray, steps: int) -> np.ndarray:
+    """Each value replaced by the mean of the ``steps`` values up to it (fewer at the start).
+
+    Example:
+        >>> trailing_mean(np.array([2.0, 4.0, 6.0, 8.0]), 2).tolist()
+        [2.0, 3.0, 5.0, 7.0]
+    """
+    totals = np.cumsum(np.concatenate([[0.0], values]))
+    ends = np.arange(1, len(values) + 1)
+    starts = np.maximum(ends - steps, 0)
+    return (totals[ends] - totals[starts]) / (ends - starts)
+
+
+def window_starts(start: int, stop: int, window: int, stride: int) -> list[int]:
+    """Starts of the windows of ``window`` steps within ``[start, stop)``, every ``stride`` steps,
+    the last one ending at ``stop``.
+
+    Example:
+        >>> window_starts(0, 10, 4, 3)
+        [0, 3, 6]
+        >>> window_starts(5, 12, 4, 2)
+        [5, 7, 8]
+    """
+    starts = list(range(start, stop - window + 1, stride))
+    if starts and starts[-1] != stop - window:
+        starts.append(stop - window)
+    return starts
+
+
+class StreamAnomalies(Task):
+    """One labelled series (:mod:`convrec.data.anomalies`): train on its first part, choose the
+    threshold on the next, report on the last.
+
+    Args:
+        root: a folder with the series' original file, instead of the data directory.
+        detector: ``'forecast'`` (a causal recurrent model's residuals) or ``'reconstruction'``
+            (a convolutional autoencoder's errors).
+        window: steps a forecast looks back on, or the autoencoder's window (default: the
+            series' own).
+        smooth: steps of the trailing mean taken of the scores (1: none; default: the
+            series' own), so that a stretch of moderately odd steps outscores a single sharp
+            but normal one (the QRS complex of every heartbeat).
+        **dataset_options: the series loader's options.
+    """
+
+    dataset: ClassVar[str]
+    default_window: ClassVar[int]
+    default_smooth: ClassVar[int] = 1
+    default_model = "gru"
+    outputs_per_step = True
+    input_columns = ("value",)
+    output_columns = ("score", "anomaly")
+    models: ClassVar[dict[str, dict[str, Any]]] = {
+        "gru": {
+            "epochs": 20,
+            "batch_size": 32,
+            "lr": 3e-3,
+            "model_options": {"hidden_size": 64},
+            "task_options": {"detector": "forecast"},
+        },
+        "conv-autoencoder": {
+            "epochs": 40,
+            "batch_size": 32,
+            "lr": 3e-3,
+            "task_options": {"detector": "reconstruction"},
+        },
+    }
+
+    def __init__(
+        self,
+        root: str | None = None,
+        detector: str = "forecast",
+        window: int | None = None,
+        smooth: int | None = None,
+        **dataset_options: Any,
+    ) -> None:
+        self.root, self.dataset_options = root, dataset_options
+        self.detector = one_of(self.name, "detector", detector, DETECTORS)
+        self.window = positive_int(
+            self.name, "window", self.default_window if window is None else window
+        )
+        self.smooth = positive_int(
+            self.name, "smooth", self.default_smooth if smooth is None else smooth
+        )
+        if self.window < 2:
+            raise fail(self.name, "window", "at least 2 steps", repr(self.window))
+        self.mean = self.std = 0.0
+        self.score_mean, self.score_std = 0.0, 1.0
+        self.threshold: float | None = None
+        self.series: Tensor | None = None  # the whole stream, standardised (T,)
+        self.labels: np.ndarray | None = None
+        self.bounds: dict[str, tuple[int, int]] = {}
+
+    @property
+    def input_kind(self) -> str:
+        return "sequence"
+
+    @property
+    def input_shape(self) -> tuple[int | None, ...]:
+        return (self.window, 1) if self.detector == "reconstruction" else (None, 1)
+
+    @property
+    def output_size(self) -> int:
+        return 1
+
+    def model_defaults(self, model: str, model_options: Sequence[str]) -> dict[str, Any]:
+        """A forecast needs a causal model with an output per step (``gru``, ``lstm``,
+        ``rnn``, one direction); a reconstruction an output per step of the window."""
+        if self.detector == "forecast":
+            if "return_sequences" not in model_options:
+                raise InvalidValueError(
+                    f"{self.name}: the forecast detector needs a causal recurrent model with an "
+                    f"output per step (gru, lstm, rnn), got {model!r}; for {model!r} set "
+                    "--set task_options.detector=reconstruction"
+                )
+            return {"return_sequences": True, "bidirectional": False}
+        if "return_sequences" in model_options:
+            return {"return_sequences": True}
+        if model != "conv-autoencoder":
+            raise InvalidValueError(
+                f"{self.name}: the reconstruction detector needs an output per step of the "
+                f"window (conv-autoencoder, or a recurrent model), got {model!r}"
+            )
+        return {}
+
+    def build_data(self, seed: int) -> TaskData:
+        splits = load_dataset(self.dataset, root=self.root, seed=seed, **self.dataset_options)
+        parts = [getattr(splits, part) for part in PARTS]
+        values = torch.cat([part.values[:, 0] for part in parts]).double()
+        self.labels = torch.cat([part.labels for part in parts]).numpy()
+        self.bounds = {
+            name: (part.start, part.start + len(part.values))
+            for name, part in zip(PARTS, parts, strict=True)
+        }
+        train = values[: self.bounds["train"][1]]
+        self.mean, self.std = float(train.mean()), float(train.std().clamp_min(1e-12))
+        self.series = ((values - self.mean) / self.std).float()
+        windows = {part: self._windows(part) for part in PARTS}
+        return TaskData(windows["train"], windows["validation"], {"test": windows["test"]})
+
+    def _windows(self, part: str) -> StreamPart:
+        """The part's training windows: inputs ``(N, W, 1)`` and their targets (the next steps
+        for a forecast, the window itself for a reconstruction), every ``W // 16`` steps."""
+        series, (start, stop) = self._known(self.series), self.bounds[part]
+        shift = 1 if self.detector == "forecast" else 0
+        starts = window_starts(start, stop - shift, self.window, max(1, self.window // 16))
+        if not starts:
+            raise fail(
+                self.name,
+                "window",
+                f"at most the {stop - start - shift} steps of the {part} part",
+                repr(self.window),
+            )
+        inputs = torch.stack([series[s : s + self.window] for s in starts])
+        targets = torch.stack([series[s + shift : s + shift + self.window] for s in starts])
+        mean, spread = own_scale(inputs)
+        return StreamPart(
+            ((inputs - mean) / spread)[..., None], ((targets - mean) / spread)[..., None], part
+        )
+
+    def _known(self, value: Any) -> Any:
+        if value is None:
+            raise RuntimeError(f"{self.name}: build_data or load_state must run first")
+        return value
+
+    def collate(self, items: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+        """Windows ``(B, W, 1)`` and targets ``(B, W, 1)``, stacked (all one length)."""
+        return default_collate(items)
+
+    def loss(self, prediction: Tensor | Padded, target: Tensor | Padded) -> Tensor:
+        """Mean squared error over every step of every window."""
+        return sequence_mse(prediction, target)
+
+    def raw_scores(self, model: nn.Module, series: Tensor) -> Tensor:
+        """Unstandardised scores ``(T,)`` of a standardised series ``(T,)``: absolute forecast
+        residuals (0 for the first step, which has no past) or mean squared reconstruction
+        errors."""
+        if self.detector == "forecast":
+            return self._residuals(model, series)
+        return self._reconstruction_errors(model, series)
+
+    def _residuals(self, model: nn.Module, series: Tensor) -> Tensor:
+        residuals = torch.zeros(len(series))
+        steps = list(range(1, len(series)))
+        with evaluating(model) as device:
+            for first in range(0, len(steps), EVALUATION_BATCH):
+                chosen = steps[first : first + EVALUATION_BATCH]
+                pasts, scales = [], []
+                for step in chosen:
+                    past = series[max(0, step - self.window) : step]
+                    mean, spread = own_scale(past[None])
+                    pasts.append(((past - mean[0]) / spread[0])[:, None])
+                    scales.append((mean[0, 0], spread[0, 0]))
+                outputs = model(Padded.from_sequences(pasts).to(device))
+                predicted = last_valid(outputs.data, outputs.lengths).cpu()[:, 0]
+                mean, spread = (torch.stack(values) for values in zip(*scales, strict=True))
+                residuals[chosen] = (series[chosen] - mean) / spread - predicted
+        return residuals
+
+    def _reconstruction_errors(self, model: nn.Module, series: Tensor) -> Tensor:
+        if len(series) < self.window:
+            raise fail(
+                self.name,
+                "series",
+                f"at least the autoencoder's window of {self.window} steps",
+                f"{len(series)} steps",
+            )
+        starts = window_starts(0, len(series), self.window, max(1, self.window // 8))
+        totals, counts = torch.zeros(len(series)), torch.zeros(len(series))
+        with evaluating(model) as device:
+            for first in range(0, len(starts), EVALUATION_BATCH):
+                chosen = torch.tensor(starts[first : first + EVALUATION_BATCH])
+                positions = chosen[:, None] + torch.arange(self.window)  # (N, W)
+                mean, spread = own_scale(series[positions])
+                windows = ((series[positions] - mean) / spread)[..., None]
+                errors = (model(windows.to(device)).cpu() - windows)[..., 0].square()
+                totals.index_add_(0, positions.flatten(), errors.flatten())
+                counts.index_add_(0, positions.flatten(), torch.ones(positions.numel()))
+        return totals / counts
+
+    def standardised_scores(self, raw: Tensor) -> np.ndarray:
+        """Raw scores ``(T,)`` standardised by the training part's (absolute for residuals),
+        then each the mean of the last ``smooth`` (fewer at the start)."""
+        standardised = (raw - self.score_mean) / self.score_std
+        scores = (standardised.abs() if self.detector == "forecast" else standardised).numpy()
+        return trailing_mean(scores.astype(np.float64), self.smooth)
+
+    def calibrate(self, model: nn.Module, data: TaskData) -> None:
+        """Fit the scores' standardisation on the training part and the threshold on the
+        validation part (what :meth:`predict` needs of the trained model)."""
+        raw = self.raw_scores(model, self._known(self.series))
+        start, stop = self.bounds["train"]
+        fitted = raw[max(start, 1) : stop]
+        self.score_mean = float(fitted.mean())
+        self.score_std = float(fitted.std().clamp_min(1e-12))
+        scores = self.standardised_scores(raw)
+        first, last = self.bounds["validation"]
+        self.threshold = choose_threshold(scores[first:last], self._known(self.labels)[first:last])
+
+    def evaluate(self, model: nn.Module, dataset: Dataset) -> dict[str, float]:
+        """Step and event precision, recall and F1, ``auc_pr`` and the ``threshold`` on the
+        steps of the part ``dataset`` comes from, the threshold chosen on the validation part."""
+        if not isinstance(dataset, StreamPart):
+            raise fail(self.name, "dataset", "a part of the stream (StreamPart)", repr(dataset))
+        if self.threshold is None:
+            self.calibrate(model, None)
+        scores = self.standardised_scores(self.raw_scores(model, self._known(self.series)))
+        start, stop = self.bounds[dataset.part]
+        return score_report(
+            scores[start:stop], self._known(self.labels)[start:stop], self.threshold
+        )
+
+    def plot(self, model: nn.Module, data: TaskData, directory: Path) -> list[Path]:
+        """``anomalies.png``: the validation and test parts with the true anomalies shaded, the
+        alarms marked, and the score against the threshold."""
+        from convrec.diagnose.plots import plot_anomalies
+
+        scores = self.standardised_scores(self.raw_scores(model, self._known(self.series)))
+        start, stop = self.bounds["validation"][0], self.bounds["test"][1]
+        values = self._known(self.series)[start:stop].numpy() * self.std + self.mean
+        return [
+            plot_anomalies(
+                np.arange(start, stop),
+                values,
+                self._known(self.labels)[start:stop],
+                scores[start:stop],
+                self._known(self.threshold),
+                self.bounds["test"][0],
+                f"{self.name}, {self.detector} detector",
+                directory / "anomalies.png",
+            )
+        ]
+
+    def predict(self, model: nn.Module, sequences: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Each series ``(T_i, 1)`` (or ``(T_i,)``), in the training series' units, to its
+        steps' ``(score, anomaly)`` ``(T_i, 2)``: anomaly 1 where the score exceeds the
+        threshold chosen on the validation part."""
+        threshold = self._known(self.threshold)
+        results = []
+        for index, array in enumerate(sequences):
+            values = np.asarray(array, dtype=np.float64)
+            if values.ndim == 2 and values.shape[1] == 1:
+                values = values[:, 0]
+            if values.ndim != 1 or len(values) < 2 or not np.all(np.isfinite(values)):
+                raise fail(
+                    f"{self.name}.predict",
+                    f"input {index}",
+                    "a finite series (T, 1) of at least 2 steps",
+                    f"shape {np.shape(array)}",
+                )
+            series = torch.from_numpy((values - self.mean) / self.std).float()
+            scores = self.standardised_scores(self.raw_scores(model, series))
+            results.append(np.stack([scores, (scores > threshold).astype(np.float64)], axis=1))
+        return results
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "detector": self.detector,
+            "window": self.window,
+            "mean": self.mean,
+            "std": self.std,
+            "score_mean": self.score_mean,
+            "score_std": self.score_std,
+            "threshold": self.threshold,
+            "smooth": self.smooth,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.detector, self.window = state["detector"], state["window"]
+        self.mean, self.std = state["mean"], state["std"]
+        self.score_mean, self.score_std = state["score_mean"], state["score_std"]
+        self.threshold, self.smooth = state["threshold"], state["smooth"]
+
+
+def _stream_recipe(name: str, dataset: str, window: int, description: str, smooth: int = 1) -> None:
+    """Register the anomaly recipe ``name`` on the labelled series ``dataset``."""
+    attributes = {
+        "default_smooth": smooth,
+        "__doc__": f"{description}: anomalies in a stream (:class:`StreamAnomalies`).",
+        "name": name,
+        "description": f"{description}: anomalies in a stream (forecast residuals)",
+        "dataset": dataset,
+        "default_window": window,
+    }
+    register_task(type(name.title().replace("-", ""), (StreamAnomalies,), attributes))
+
+
+_stream_recipe("ecg-anomalies", "ecg-anomalies", 128, "MIT-BIH ECG excerpt", smooth=32)
+_stream_recipe("yahoo-anomalies", "yahoo-anomalies", 32, "Yahoo S5 series")
+_stream_recipe("elecdemand-anomalies", "elecdemand-anomalies", 96, "electricity demand, injected")

@@ -1,0 +1,139 @@
+"""The anomaly recipes end to end on a series written by the test (a noisy cycle with spikes
+and a level shift planted in its validation and test parts): both detectors find the test
+anomalies, a forecast's score needs only the past, a run draws its alarms, predicts a new series
+and refuses export."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import convrec
+from convrec.cli import app
+from convrec.errors import InvalidValueError
+from convrec.tasks import create_task
+
+LENGTH = 1000  # yahoo-anomalies' parts: 400 train, 250 validation, 350 test
+
+
+def cycle(length: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    steps = np.arange(length)
+    return 100 + 20 * np.sin(2 * np.pi * steps / 25) + rng.normal(0, 1, length)
+
+
+def planted_series() -> tuple[np.ndarray, np.ndarray]:
+    values, labels = cycle(LENGTH, 0), np.zeros(LENGTH, dtype=int)
+    for step, jump in ((480, 30.0), (560, -30.0), (700, 35.0), (905, -30.0)):
+        values[step] += jump
+        labels[step] = 1
+    values[800:806] += 25.0  # a short level shift in the test part
+    labels[800:806] = 1
+    return values, labels
+
+
+@pytest.fixture(scope="module")
+def stream_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("stream")
+    values, labels = planted_series()
+    with (folder / "yahoo.csv").open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["data", "label"])
+        writer.writerows(zip(values.tolist(), labels.tolist(), strict=True))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def runs(stream_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    trained = {}
+    for model, options in (
+        ("gru", {"hidden_size": 16}),
+        ("conv-autoencoder", {"channels": (8, 4)}),
+    ):
+        trained[model] = convrec.train(
+            "yahoo-anomalies",
+            model,
+            epochs=15,
+            out=str(out),
+            progress=False,
+            task_options={"root": str(stream_folder)},
+            model_options=options,
+        )
+    return trained
+
+
+@pytest.mark.parametrize("model", ["gru", "conv-autoencoder"])
+def test_both_detectors_find_every_test_anomaly(runs, model):
+    metrics = runs[model].metrics["test"]["test"]
+    assert metrics["event_recall"] == 1.0 and metrics["event_precision"] >= 0.6, metrics
+    assert metrics["recall"] >= 0.5 and metrics["auc_pr"] > 0.7, metrics
+    assert (runs[model].directory / "anomalies.png").stat().st_size > 10_000
+
+
+def test_a_forecast_score_needs_only_the_past(runs):
+    trained = convrec.load(runs["gru"].directory)
+    series = cycle(300, 1)
+    changed = series.copy()
+    changed[200:] += np.random.default_rng(2).normal(0, 50, 100)  # the future, scrambled
+    before, after = trained.predict([series[:, None], changed[:, None]])
+    np.testing.assert_allclose(before[:200], after[:200], atol=1e-5)
+    assert not np.allclose(before[200:, 0], after[200:, 0])
+
+
+def test_predict_flags_a_spike_in_a_new_series(runs, tmp_path):
+    series = cycle(300, 3)
+    series[150] += 40
+    table = tmp_path / "new.csv"
+    with table.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["sequence_id", "value"])
+        writer.writerows(("new", value) for value in series.tolist())
+    for model in ("gru", "conv-autoencoder"):
+        result = CliRunner().invoke(
+            app, ["predict", str(runs[model].directory), str(table), "--out", "-"]
+        )
+        assert result.exit_code == 0, result.output
+        rows = list(csv.DictReader(result.output.splitlines()))
+        assert len(rows) == 300 and set(rows[0]) == {"sequence_id", "step", "score", "anomaly"}
+        flagged = [int(row["step"]) for row in rows if float(row["anomaly"]) == 1]
+        assert 150 in flagged and len(flagged) <= 12, (model, flagged)
+
+
+def test_export_is_refused(runs):
+    result = CliRunner().invoke(app, ["export", str(runs["gru"].directory)])
+    assert result.exit_code != 0
+
+
+def test_a_detector_needs_a_model_of_its_kind(stream_folder):
+    task = create_task("yahoo-anomalies", root=str(stream_folder))
+    assert task.model_defaults("gru", ["return_sequences", "bidirectional"]) == {
+        "return_sequences": True,
+        "bidirectional": False,
+    }
+    with pytest.raises(InvalidValueError, match=r"causal recurrent model.*'conv-autoencoder'"):
+        task.model_defaults("conv-autoencoder", ["channels"])
+    reconstruction = create_task(
+        "yahoo-anomalies", root=str(stream_folder), detector="reconstruction"
+    )
+    with pytest.raises(InvalidValueError, match=r"output per step of the window.*'fcn'"):
+        reconstruction.model_defaults("fcn", ["channels"])
+    with pytest.raises(InvalidValueError, match="`detector`"):
+        create_task("yahoo-anomalies", detector="density")
+
+
+def test_training_windows_are_standardised_by_their_own_steps(stream_folder):
+    task = create_task("yahoo-anomalies", root=str(stream_folder), window=20)
+    data = task.build_data(seed=0)
+    inputs, targets = data.train[0]
+    assert inputs.shape == targets.shape == (20, 1)
+    assert abs(float(inputs.mean())) < 1e-5 and float(inputs.std(correction=0)) == pytest.approx(
+        1, abs=1e-4
+    )
+    series = task.series[:21]
+    mean, spread = series[:20].mean(), series[:20].std(correction=0)
+    torch.testing.assert_close(targets[:, 0], (series[1:21] - mean) / spread)
