@@ -682,10 +682,13 @@ def _labelled_stream(splits: Splits) -> tuple[np.ndarray, np.ndarray, dict[str, 
 
 
 def _anomaly_result(
-    splits: Splits, score: Callable[[np.ndarray, int], np.ndarray], lengths: Sequence[int]
+    splits: Splits,
+    score: Callable[[np.ndarray, int], np.ndarray],
+    lengths: Sequence[int],
+    smooth: int | None,
 ) -> Result:
-    """Score the stream with each of ``lengths`` (a window, a subsequence), smoothed as the
-    series' recipe smooths its networks' scores; keep the length with the best validation
+    """Score the stream with each of ``lengths`` (a window, a subsequence), smoothed over
+    ``smooth`` steps (by default as the series' recipe smooths its networks' scores); keep the length with the best validation
     AUC-PR (the recipe's window where the validation part has no anomaly), the threshold chosen
     on validation as the recipe chooses it; the test part's metrics."""
     from convrec.tasks import create_task
@@ -698,7 +701,7 @@ def _anomaly_result(
     labelled = bool(labels[first:last].any())
     best: tuple[float, int, np.ndarray] | None = None
     for length in lengths if labelled else [recipe.window]:
-        scores = trailing_mean(score(values, length), recipe.smooth)
+        scores = trailing_mean(score(values, length), smooth or recipe.smooth)
         quality = average_precision(scores[first:last], labels[first:last]) if labelled else 0.0
         if best is None or quality > best[0]:
             best = (quality, length, scores)
@@ -731,11 +734,11 @@ def rolling_zscores(values: np.ndarray, window: int) -> np.ndarray:
     return scores
 
 
-def rolling_zscore(splits: Splits) -> Result:
+def rolling_zscore(splits: Splits, smooth: int | None = None) -> Result:
     """Each step's deviation from the mean of the steps before it, in their standard
     deviations (:func:`rolling_zscores`); the window (:data:`ZSCORE_WINDOWS`) chosen on
     validation. Online: a step is scored from its past alone."""
-    return _anomaly_result(splits, rolling_zscores, ZSCORE_WINDOWS)
+    return _anomaly_result(splits, rolling_zscores, ZSCORE_WINDOWS, smooth)
 
 
 def discord_scores(values: np.ndarray, length: int) -> np.ndarray:
@@ -752,10 +755,10 @@ def discord_scores(values: np.ndarray, length: int) -> np.ndarray:
     return windows.max(axis=1)
 
 
-def matrix_profile(splits: Splits) -> Result:
+def matrix_profile(splits: Splits, smooth: int | None = None) -> Result:
     """Discords of the matrix profile (Yeh et al. 2016) by ``stumpy`` (:func:`discord_scores`);
     the subsequence length (:data:`DISCORD_LENGTHS`) chosen on validation."""
-    return _anomaly_result(splits, discord_scores, DISCORD_LENGTHS)
+    return _anomaly_result(splits, discord_scores, DISCORD_LENGTHS, smooth)
 
 
 ANOMALY_BASELINES = [("rolling z-score", rolling_zscore), ("matrix profile", matrix_profile)]

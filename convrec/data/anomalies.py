@@ -68,7 +68,9 @@ class LabelledStream(Dataset):
         start: int,
         kinds: Sequence[tuple[int, int, str]] = (),
     ) -> None:
-        if values.ndim != 2 or labels.shape != (len(values),):
+        if values.ndim != 2:
+            raise fail("LabelledStream", "values", "a series (T, C)", f"shape {values.shape}")
+        if labels.shape != (len(values),):
             raise fail(
                 "LabelledStream",
                 "labels",
@@ -187,13 +189,15 @@ def inject(
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, str]]]:
     """Plant ``per_kind`` anomalies of each of :data:`KINDS` in each region ``[start, stop)`` of
-    ``series (N,)``, at random places at least ``period`` steps apart:
+    ``series (N,)``, each in its own slot of ``3 * period`` steps (a slot drawn at random,
+    the anomaly starting half to one period into it):
 
     - spike: one step moved by 3 to 5 standard deviations of the series' one-step changes
       (times the square root of ``period``: about one cycle's range of change), up or down;
     - level shift: ``period // 4`` to ``period`` steps moved by 1 to 2 such deviations;
     - periodicity: ``period`` to ``2 * period`` steps where the cycle runs 1.5 to 2 times faster
-      or slower (the stretch read from its start at that rate, interpolated).
+      or slower (the stretch read from its start at that rate, interpolated; slower where
+      faster would read past the series' end).
 
     Returns:
         the series with the anomalies, labels ``(N,)`` (1 on every changed step) and
@@ -225,6 +229,8 @@ def inject(
             else:
                 stop = start + int(rng.integers(period, 2 * period + 1))
                 rate = rng.uniform(1.5, 2.0) ** sign
+                if start + (stop - start) * rate > len(series) - 1:
+                    rate = 1 / rate
                 steps = start + np.arange(stop - start) * rate
                 changed[start:stop] = np.interp(steps, np.arange(len(series)), series)
             labels[start:stop] = 1

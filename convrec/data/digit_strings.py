@@ -108,6 +108,7 @@ class SpokenDigitStrings(SpokenDataset):
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
         """Recording ``index`` as ``(waveform float32 (S,), digits int64 (L,))``."""
+        index = range(len(self))[index]  # negative indices count from the end; IndexError past it
         start, stop = self.offsets[index], self.offsets[index + 1]
         waveform = self.samples[start:stop].astype(np.float32) / INT16_SCALE
         first, last = self.digit_offsets[index], self.digit_offsets[index + 1]
@@ -115,6 +116,7 @@ class SpokenDigitStrings(SpokenDataset):
 
     def text(self, index: int) -> str:
         """What recording ``index`` says, e.g. ``'four one nine two'``."""
+        index = range(len(self))[index]
         first, last = self.digit_offsets[index], self.digit_offsets[index + 1]
         return " ".join(DIGIT_WORDS[digit] for digit in self.digits[first:last])
 

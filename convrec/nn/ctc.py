@@ -29,13 +29,15 @@ NEVER = -math.inf
 
 def _frames(owner: str, log_probs: Tensor | np.ndarray, blank: int) -> np.ndarray:
     frames = np.asarray(log_probs.detach().cpu() if isinstance(log_probs, Tensor) else log_probs)
-    if frames.ndim != 2 or frames.shape[1] < 2:
+    if frames.ndim != 2 or frames.shape[0] < 1 or frames.shape[1] < 2:
         raise fail(
             owner,
             "log_probs",
-            "per-frame log-probabilities (T, C) with C >= 2 (the labels and the blank)",
+            "per-frame log-probabilities (T, C), T >= 1, C >= 2 (the labels and the blank)",
             f"shape {frames.shape}",
         )
+    if np.isnan(frames).any():
+        raise fail(owner, "log_probs", "log-probabilities without NaN", "NaN values")
     non_negative_int(owner, "blank", blank)
     if blank >= frames.shape[1]:
         raise fail(owner, "blank", f"a class index below C = {frames.shape[1]}", repr(blank))

@@ -47,6 +47,18 @@ SAMPLE_RECORDINGS = 40  # test recordings listed in samples.txt
 POSTERIOR_PANELS = 4
 
 
+def repeats(labels: Tensor, lengths: Tensor) -> Tensor:
+    """How many neighbours within each row's ``lengths`` are equal: the blanks CTC must put
+    between them.
+
+    Example:
+        >>> repeats(torch.tensor([[3, 3, 3, 5], [2, 2, 0, 0]]), torch.tensor([4, 1])).tolist()
+        [2, 0]
+    """
+    within = torch.arange(1, labels.shape[1], device=labels.device) < lengths[:, None]
+    return ((labels[:, 1:] == labels[:, :-1]) & within).sum(dim=1)
+
+
 def frame_log_probs(model: nn.Module, inputs: Tensor | Padded) -> list[Tensor]:
     """Each recording's per-frame log-probabilities ``(T'_i, C)``, its padding cut off.
 
@@ -87,7 +99,6 @@ class DigitStrings(DatasetTask):
     dataset = "digit-strings"
     default_model = "crnn"
     curve_metric = "der"
-    outputs_per_step = True
     sample_rate: ClassVar[int] = 16_000
     coefficients: ClassVar[int] = 40
     hop_length: ClassVar[int] = 160
@@ -149,9 +160,20 @@ class DigitStrings(DatasetTask):
         """CTC's ``-log p(digits | frames)`` per recording over its number of digits, averaged.
 
         Raises:
-            InvalidValueError: a recording has fewer output frames than digits (no alignment).
+            InvalidValueError: the model gives one output per recording, or a recording has
+                fewer output frames than its digits need (one each, and a blank between two
+                equal ones).
         """
         logits = prediction.data if isinstance(prediction, Padded) else prediction
+        if logits.dim() != 3:
+            raise fail(
+                self.name,
+                "model",
+                "an output per frame (B, T', classes) for CTC",
+                f"outputs of shape {tuple(logits.shape)}",
+                hint="Keep the crnn's readout='frames' or a recurrent model's "
+                "return_sequences=true.",
+            )
         frames = (
             prediction.lengths
             if isinstance(prediction, Padded)
@@ -163,16 +185,22 @@ class DigitStrings(DatasetTask):
             if isinstance(target, Padded)
             else torch.full((len(labels),), labels.shape[1], device=labels.device)
         )
-        if bool((frames < label_lengths).any()):
+        needed = label_lengths + repeats(labels, label_lengths)
+        if bool((frames < needed).any()):
             raise fail(
                 self.name,
                 "model",
-                "at least as many output frames as digits in every recording",
-                f"{frames.tolist()} frames for {label_lengths.tolist()} digits",
+                "as many output frames as each recording's digits need (one each, and a blank "
+                "between two equal ones)",
+                f"{frames.tolist()} frames for {needed.tolist()} needed",
                 hint="Pool less over time (the crnn's pool_size).",
             )
         log_probs = logits.float().log_softmax(dim=-1).transpose(0, 1)  # (T', B, C)
-        return F.ctc_loss(log_probs, labels, frames, label_lengths, blank=BLANK)
+        if log_probs.is_cuda and torch.are_deterministic_algorithms_enabled():
+            # CUDA's CTC backward has no deterministic kernel; the CPU's is deterministic.
+            log_probs, labels = log_probs.cpu(), labels.cpu()
+            frames, label_lengths = frames.cpu(), label_lengths.cpu()
+        return F.ctc_loss(log_probs, labels, frames, label_lengths, blank=BLANK).to(logits.device)
 
     def log_probs(self, model: nn.Module, dataset: Dataset) -> list[Tensor]:
         """Per-frame log-probabilities ``(T'_i, C)`` of every recording of ``dataset`` (CPU)."""
@@ -242,6 +270,9 @@ class DigitStrings(DatasetTask):
             InvalidValueError: an input is not a finite 1-D waveform of at least 400 samples
                 (one 25 ms window), named by its index.
         """
+        return Padded.from_sequences(self._frames_of(arrays))
+
+    def _frames_of(self, arrays: Sequence[np.ndarray]) -> list[Tensor]:
         items = []
         for index, array in enumerate(arrays):
             waveform = np.asarray(array, dtype=np.float32)
@@ -258,15 +289,15 @@ class DigitStrings(DatasetTask):
                 )
             features = self.features(torch.from_numpy(waveform))
             items.append((features - self._known(self.mean)) / self.std)
-        return Padded.from_sequences(items)
+        return items
 
     def predict(self, model: nn.Module, sequences: Sequence[np.ndarray]) -> list[np.ndarray]:
         """The digits (0-9) heard in each waveform ``(S_i,)`` at 16 kHz, by beam search."""
-        self.model_inputs(sequences)  # every input checked, each named by its index
+        frames = self._frames_of(sequences)  # every input checked first, named by its index
         log_probs = []
         with evaluating(model) as device:
-            for start in range(0, len(sequences), EVALUATION_BATCH):
-                batch = self.model_inputs(sequences[start : start + EVALUATION_BATCH])
+            for start in range(0, len(frames), EVALUATION_BATCH):
+                batch = Padded.from_sequences(frames[start : start + EVALUATION_BATCH])
                 log_probs += [item.cpu() for item in frame_log_probs(model, batch.to(device))]
         return [np.asarray(ids, dtype=np.int64) - 1 for ids in self.decode(log_probs)]
 

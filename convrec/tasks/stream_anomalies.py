@@ -5,10 +5,10 @@ part raise an alarm (the notes' "anomaly detection in streams").
 Two detectors, chosen by the task option ``detector``:
 
 - ``forecast``: a causal recurrent network predicts each step from the ``window`` steps before
-  it (trained on every prefix of the training windows, so a prediction needs only the past);
-  the score is the absolute standardised residual ``|(r_t - mean) / std|`` of
-  ``r_t = x_t - x^_t``, with the mean and deviation of the training part's residuals. Each step
-  is scored online, from the past alone.
+  it (its last output; training asks for the next step at every position of a window); the
+  score is the absolute standardised residual ``|(r_t - mean) / std|`` of ``r_t = x_t - x^_t``,
+  with the mean and deviation of the training part's residuals. Each step is scored online,
+  from the past alone, once ``window`` steps precede it (the first ``window`` steps score 0).
 - ``reconstruction``: a convolutional autoencoder rebuilds windows of ``window`` steps; a
   step's score is its squared error averaged over every window holding it (windows every
   ``window // 8`` steps), standardised by the training part's errors. A step's score needs the
@@ -40,7 +40,7 @@ from convrec.checks import fail, one_of, positive_int
 from convrec.data.datasets import load_dataset
 from convrec.data.splits import Pairs
 from convrec.errors import InvalidValueError
-from convrec.nn import Padded, last_valid
+from convrec.nn import Padded
 from convrec.nn.losses import sequence_mse
 from convrec.tasks.anomaly_scores import choose_threshold, score_report
 from convrec.tasks.base import Task, TaskData, register_task
@@ -109,9 +109,9 @@ class StreamAnomalies(Task):
             (a convolutional autoencoder's errors).
         window: steps a forecast looks back on, or the autoencoder's window (default: the
             series' own).
-        smooth: steps of the trailing mean taken of the scores (1: none; default: the
-            series' own), so that a stretch of moderately odd steps outscores a single sharp
-            but normal one (the QRS complex of every heartbeat).
+        smooth: steps of the trailing mean taken of the scores (1: none, the default), so
+            that a stretch of moderately odd steps can outscore a single sharp but normal one
+            (the QRS complex of every heartbeat).
         **dataset_options: the series loader's options.
     """
 
@@ -244,29 +244,26 @@ class StreamAnomalies(Task):
         return sequence_mse(prediction, target)
 
     def raw_scores(self, model: nn.Module, series: Tensor) -> Tensor:
-        """Unstandardised scores ``(T,)`` of a standardised series ``(T,)``: absolute forecast
-        residuals (0 for the first step, which has no past) or mean squared reconstruction
-        errors."""
+        """Unstandardised scores ``(T,)`` of a standardised series ``(T,)``: forecast
+        residuals (0 for the first ``window`` steps, which lack a full window of past) or mean
+        squared reconstruction errors."""
         if self.detector == "forecast":
             return self._residuals(model, series)
         return self._reconstruction_errors(model, series)
 
     def _residuals(self, model: nn.Module, series: Tensor) -> Tensor:
         residuals = torch.zeros(len(series))
-        steps = list(range(1, len(series)))
+        if len(series) <= self.window:
+            return residuals
+        steps = torch.arange(self.window, len(series))
         with evaluating(model) as device:
-            for first in range(0, len(steps), EVALUATION_BATCH):
-                chosen = steps[first : first + EVALUATION_BATCH]
-                pasts, scales = [], []
-                for step in chosen:
-                    past = series[max(0, step - self.window) : step]
-                    mean, spread = own_scale(past[None])
-                    pasts.append(((past - mean[0]) / spread[0])[:, None])
-                    scales.append((mean[0, 0], spread[0, 0]))
-                outputs = model(Padded.from_sequences(pasts).to(device))
-                predicted = last_valid(outputs.data, outputs.lengths).cpu()[:, 0]
-                mean, spread = (torch.stack(values) for values in zip(*scales, strict=True))
-                residuals[chosen] = (series[chosen] - mean) / spread - predicted
+            for chosen in steps.split(EVALUATION_BATCH):
+                positions = chosen[:, None] - self.window + torch.arange(self.window)  # (N, W)
+                pasts = series[positions]
+                mean, spread = own_scale(pasts)
+                outputs = model((((pasts - mean) / spread)[..., None]).to(device))
+                predicted = outputs[:, -1, 0].cpu()
+                residuals[chosen] = (series[chosen] - mean[:, 0]) / spread[:, 0] - predicted
         return residuals
 
     def _reconstruction_errors(self, model: nn.Module, series: Tensor) -> Tensor:
@@ -283,8 +280,9 @@ class StreamAnomalies(Task):
             for first in range(0, len(starts), EVALUATION_BATCH):
                 chosen = torch.tensor(starts[first : first + EVALUATION_BATCH])
                 positions = chosen[:, None] + torch.arange(self.window)  # (N, W)
-                mean, spread = own_scale(series[positions])
-                windows = ((series[positions] - mean) / spread)[..., None]
+                windows = series[positions]
+                mean, spread = own_scale(windows)
+                windows = ((windows - mean) / spread)[..., None]
                 errors = (model(windows.to(device)).cpu() - windows)[..., 0].square()
                 totals.index_add_(0, positions.flatten(), errors.flatten())
                 counts.index_add_(0, positions.flatten(), torch.ones(positions.numel()))
@@ -294,7 +292,10 @@ class StreamAnomalies(Task):
         """Raw scores ``(T,)`` standardised by the training part's (absolute for residuals),
         then each the mean of the last ``smooth`` (fewer at the start)."""
         standardised = (raw - self.score_mean) / self.score_std
-        scores = (standardised.abs() if self.detector == "forecast" else standardised).numpy()
+        if self.detector == "forecast":
+            standardised = standardised.abs()
+            standardised[: self.window] = 0.0  # no full window of past: no score
+        scores = standardised.numpy()
         return trailing_mean(scores.astype(np.float64), self.smooth)
 
     def calibrate(self, model: nn.Module, data: TaskData) -> None:
@@ -302,7 +303,7 @@ class StreamAnomalies(Task):
         validation part (what :meth:`predict` needs of the trained model)."""
         raw = self.raw_scores(model, self._known(self.series))
         start, stop = self.bounds["train"]
-        fitted = raw[max(start, 1) : stop]
+        fitted = raw[start + (self.window if self.detector == "forecast" else 0) : stop]
         self.score_mean = float(fitted.mean())
         self.score_std = float(fitted.std().clamp_min(1e-12))
         scores = self.standardised_scores(raw)
@@ -314,13 +315,10 @@ class StreamAnomalies(Task):
         steps of the part ``dataset`` comes from, the threshold chosen on the validation part."""
         if not isinstance(dataset, StreamPart):
             raise fail(self.name, "dataset", "a part of the stream (StreamPart)", repr(dataset))
-        if self.threshold is None:
-            self.calibrate(model, None)
+        threshold = self._known(self.threshold)  # calibrate has run (finish_run calls it)
         scores = self.standardised_scores(self.raw_scores(model, self._known(self.series)))
         start, stop = self.bounds[dataset.part]
-        return score_report(
-            scores[start:stop], self._known(self.labels)[start:stop], self.threshold
-        )
+        return score_report(scores[start:stop], self._known(self.labels)[start:stop], threshold)
 
     def plot(self, model: nn.Module, data: TaskData, directory: Path) -> list[Path]:
         """``anomalies.png``: the validation and test parts with the true anomalies shaded, the
@@ -346,19 +344,24 @@ class StreamAnomalies(Task):
     def predict(self, model: nn.Module, sequences: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Each series ``(T_i, 1)`` (or ``(T_i,)``), in the training series' units, to its
         steps' ``(score, anomaly)`` ``(T_i, 2)``: anomaly 1 where the score exceeds the
-        threshold chosen on the validation part."""
+        threshold chosen on the validation part. A forecast scores a step once ``window`` steps
+        precede it (earlier steps score 0)."""
         threshold = self._known(self.threshold)
         results = []
         for index, array in enumerate(sequences):
             values = np.asarray(array, dtype=np.float64)
             if values.ndim == 2 and values.shape[1] == 1:
                 values = values[:, 0]
-            if values.ndim != 1 or len(values) < 2 or not np.all(np.isfinite(values)):
+            shortest = self.window + 1 if self.detector == "forecast" else self.window
+            if values.ndim != 1 or len(values) < shortest or not np.all(np.isfinite(values)):
                 raise fail(
                     f"{self.name}.predict",
                     f"input {index}",
-                    "a finite series (T, 1) of at least 2 steps",
-                    f"shape {np.shape(array)}",
+                    f"a finite series (T, 1) of at least {shortest} steps (the {self.detector} "
+                    f"detector's window of {self.window}"
+                    + (" and a step to score)" if self.detector == "forecast" else ")"),
+                    f"shape {np.shape(array)}"
+                    + ("" if np.all(np.isfinite(values)) else " with NaN or Inf"),
                 )
             series = torch.from_numpy((values - self.mean) / self.std).float()
             scores = self.standardised_scores(self.raw_scores(model, series))
@@ -397,6 +400,6 @@ def _stream_recipe(name: str, dataset: str, window: int, description: str, smoot
     register_task(type(name.title().replace("-", ""), (StreamAnomalies,), attributes))
 
 
-_stream_recipe("ecg-anomalies", "ecg-anomalies", 128, "MIT-BIH ECG excerpt", smooth=32)
+_stream_recipe("ecg-anomalies", "ecg-anomalies", 128, "MIT-BIH ECG excerpt")
 _stream_recipe("yahoo-anomalies", "yahoo-anomalies", 32, "Yahoo S5 series")
 _stream_recipe("elecdemand-anomalies", "elecdemand-anomalies", 96, "electricity demand, injected")

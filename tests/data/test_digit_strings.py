@@ -36,6 +36,9 @@ def test_each_recording_says_its_digits_between_stretches_of_noise():
         assert waveform.abs().max() > 10 * edges.abs().max()  # speech 30 dB over the noise
         lengths.append(len(waveform))
     assert min(lengths) > 0.5 * SAMPLE_RATE and len(set(lengths)) > 1
+    assert torch.equal(dataset[-1][1], dataset[5][1]) and dataset.text(-6) == dataset.text(0)
+    with pytest.raises(IndexError):
+        dataset[6]
     assert set(dataset.speakers.tolist()) <= set(range(len(dataset.voices)))
 
 

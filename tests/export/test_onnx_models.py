@@ -16,9 +16,10 @@ from convrec.models import available, create
 from convrec.nn import Padded
 from convrec.tasks.exported import ExportedModel, ExportSpec
 from tests.export.parity import Together, assert_parity
-from tests.models.test_zoo import FEATURES, OUTPUTS, VOCABULARY, miniature
+from tests.models.test_zoo import FEATURES, FIXED_LENGTH, LENGTHS, OUTPUTS, VOCABULARY, miniature
 
 STEPS = 30
+WINDOW = (max(LENGTHS), FEATURES)  # the fixed-length models' input, as their zoo test builds them
 SMALL = {
     "resnet": {"widths": (8, 16), "blocks_per_stage": 1},
     "fcn": {"widths": (8, 8, 8)},
@@ -38,7 +39,8 @@ GROUPS = {
 def test_the_groups_cover_every_model_of_the_zoo():
     covered = {(name, kind) for kind, names in GROUPS.values() for name in names}
     covered |= {(name, "image") for name in ("lenet5", "mlp", "resnet", "vgg")}
-    covered |= {("mlp", "sequence"), ("maxwell-cell", "sequence")}  # below
+    covered |= {("mlp", "sequence"), ("conv-autoencoder", "sequence")}  # fixed length, below
+    covered |= {("maxwell-cell", "sequence")}  # refused, below
     covered |= {("seq2seq", "tokens"), ("seq2seq-attention", "tokens")}  # refused, below
     assert covered == {(model.name, kind) for model in available() for kind in model.inputs}
 
@@ -104,7 +106,7 @@ def test_every_zoo_model_exports_with_a_variable_batch_and_length(group, tmp_pat
     )
 
 
-def test_image_models_and_the_fixed_length_mlp_export_with_a_variable_batch(tmp_path):
+def test_image_models_and_the_fixed_length_ones_export_with_a_variable_batch(tmp_path):
     images = [small_model(name, "image")[0] for name in ("lenet5", "mlp", "resnet", "vgg")]
     image_module = Together([exported(model, "image", (1, 28, 28), True) for model in images])
     dynamic = torch.export.Dim.DYNAMIC
@@ -121,17 +123,16 @@ def test_image_models_and_the_fixed_length_mlp_export_with_a_variable_batch(tmp_
     session = session_of(
         module, (torch.randn(2, 1, 28, 28),), {"inputs": {0: dynamic}}, ["inputs"], tmp_path
     )
-    mlp = exported(
-        small_model("mlp", "sequence", fixed=True)[0], "sequence", (STEPS, FEATURES), True
-    )
-    sequences = session_of(
-        mlp, (torch.randn(2, STEPS, FEATURES),), {"inputs": {0: dynamic}}, ["inputs"], tmp_path
-    )
+    cases = [(session, module, (1, 28, 28))]
+    for name in FIXED_LENGTH:
+        fixed = exported(small_model(name, "sequence", fixed=True)[0], "sequence", WINDOW, True)
+        example = (torch.randn(2, *WINDOW),)
+        (tmp_path / name).mkdir()
+        graph = session_of(fixed, example, {"inputs": {0: dynamic}}, ["inputs"], tmp_path / name)
+        cases.append((graph, fixed, WINDOW))
     for size in (1, 16):
-        for graph, torch_module, inputs in (
-            (session, module, torch.randn(size, 1, 28, 28)),
-            (sequences, mlp, torch.randn(size, STEPS, FEATURES)),
-        ):
+        for graph, torch_module, shape in cases:
+            inputs = torch.randn(size, *shape)
             with torch.no_grad():
                 expected = torch_module(inputs)
             expected = expected if isinstance(expected, tuple) else (expected,)

@@ -98,6 +98,8 @@ def test_all_blank_posteriors_decode_to_nothing():
         (lambda: ctc_greedy_decode(torch.zeros(4, 3), blank=3), "blank"),
         (lambda: ctc_prefix_beam_search(torch.zeros(4, 3), beam_size=0), "beam_size"),
         (lambda: ctc_prefix_beam_search(torch.zeros(4, 3), blank=-1), "blank"),
+        (lambda: ctc_prefix_beam_search(torch.zeros(0, 3)), "T >= 1"),
+        (lambda: ctc_greedy_decode(torch.full((2, 3), float("nan"))), "without NaN"),
     ],
 )
 def test_bad_arguments_are_refused_by_name(call, message):

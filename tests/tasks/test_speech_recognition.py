@@ -63,12 +63,24 @@ def test_the_loss_of_a_padded_batch_is_the_mean_of_each_recording_alone():
     assert batch.item() == pytest.approx(np.mean(alone), rel=1e-5)
 
 
-def test_fewer_frames_than_digits_is_refused_with_the_way_out():
+def test_fewer_frames_than_the_digits_need_is_refused_with_the_way_out():
     task = create_task("digit-strings")
     model = small_crnn(pool_size=4).eval()
     inputs, targets = task.collate([(torch.randn(16, FEATURES), torch.arange(1, 8))])
-    with pytest.raises(InvalidValueError, match=r"\[4\] frames for \[7\] digits.*pool_size"):
+    with pytest.raises(InvalidValueError, match=r"\[4\] frames for \[7\] needed.*pool_size"):
         task.loss(model(inputs), targets)
+    # three equal digits need two blanks between them: 5 frames, not 3
+    inputs, targets = task.collate([(torch.randn(16, FEATURES), torch.tensor([3, 3, 3]))])
+    with pytest.raises(InvalidValueError, match=r"\[4\] frames for \[5\] needed"):
+        task.loss(model(inputs), targets)
+    inputs, targets = task.collate([(torch.randn(16, FEATURES), torch.tensor([3, 4, 3, 4]))])
+    assert torch.isfinite(task.loss(model(inputs), targets))
+
+
+def test_a_model_output_per_recording_is_refused_by_the_loss():
+    task = create_task("digit-strings")
+    with pytest.raises(InvalidValueError, match=r"an output per frame.*\(2, 11\).*readout"):
+        task.loss(torch.randn(2, 11), Padded(torch.tensor([[1, 2], [3, 0]]), [2, 1]))
 
 
 def test_a_model_with_one_output_per_recording_is_refused():

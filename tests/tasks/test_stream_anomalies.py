@@ -107,6 +107,40 @@ def test_predict_flags_a_spike_in_a_new_series(runs, tmp_path):
 def test_export_is_refused(runs):
     result = CliRunner().invoke(app, ["export", str(runs["gru"].directory)])
     assert result.exit_code != 0
+    assert "no export form" in str(result.exception) + result.output
+
+
+@pytest.mark.parametrize("model", ["gru", "conv-autoencoder"])
+def test_a_clean_series_raises_no_alarm_from_its_first_step(runs, model):
+    trained = convrec.load(runs[model].directory)
+    for seed in (1, 3, 5):
+        (scored,) = trained.predict([cycle(300, seed)[:, None]])
+        assert not scored[:, 1].any(), (model, seed, np.flatnonzero(scored[:, 1]))
+    if model == "gru":
+        assert not scored[:32, 0].any()  # no full window of past: no score
+
+
+def test_the_threshold_does_not_depend_on_the_test_labels(runs, stream_folder, tmp_path):
+    """The same weights calibrated on a stream whose test labels are all cleared: the same
+    threshold, while the test metrics change."""
+    trained = convrec.load(runs["gru"].directory)
+    values, labels = planted_series()
+    labels[650:] = 0
+    with (tmp_path / "yahoo.csv").open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["data", "label"])
+        writer.writerows(zip(values.tolist(), labels.tolist(), strict=True))
+    task = create_task("yahoo-anomalies", root=str(tmp_path), window=trained.task.window)
+    data = task.build_data(seed=0)
+    task.calibrate(trained.model, data)
+    assert task.threshold == pytest.approx(trained.task.threshold)
+    assert task.evaluate(trained.model, data.tests["test"])["recall"] == 0
+
+
+def test_predict_refuses_a_series_shorter_than_a_window_naming_it(runs):
+    trained = convrec.load(runs["conv-autoencoder"].directory)
+    with pytest.raises(InvalidValueError, match=r"`input 1`: .*at least 32 steps"):
+        trained.predict([cycle(100, 0)[:, None], cycle(20, 0)[:, None]])
 
 
 def test_a_detector_needs_a_model_of_its_kind(stream_folder):
