@@ -688,9 +688,10 @@ def _anomaly_result(
     smooth: int | None,
 ) -> Result:
     """Score the stream with each of ``lengths`` (a window, a subsequence), smoothed over
-    ``smooth`` steps (by default as the series' recipe smooths its networks' scores); keep the length with the best validation
-    AUC-PR (the recipe's window where the validation part has no anomaly), the threshold chosen
-    on validation as the recipe chooses it; the test part's metrics."""
+    ``smooth`` steps (by default as the series' recipe smooths its networks' scores); keep the
+    length with the best validation AUC-PR (the recipe's window where the validation part has
+    no anomaly), the threshold chosen on validation as the recipe chooses it; the test part's
+    metrics."""
     from convrec.tasks import create_task
     from convrec.tasks.anomaly_scores import average_precision, choose_threshold, score_report
     from convrec.tasks.stream_anomalies import trailing_mean
