@@ -61,6 +61,19 @@ def clip_batch(
     return torch.from_numpy(np.stack(clips))
 
 
+def is_audio_input(path: str | Path) -> bool:
+    """Whether ``path`` is a folder or a file with an audio suffix (WAV, FLAC, Ogg)."""
+    path = Path(path)
+    return path.is_dir() or path.suffix.lower() in SUFFIXES
+
+
+def read_audio_inputs(path: str | Path, sample_rate: int) -> tuple[list[str], list[np.ndarray]]:
+    """Names and mono waveforms at ``sample_rate`` of the audio file at ``path``, or of every
+    audio file in the folder ``path`` (any sample rate, any number of channels)."""
+    folder = list_audio(path, labelled=False)
+    return folder.names(), [read_audio(file, sample_rate) for file in folder.files]
+
+
 def waveform_export_spec(owner: str, spec: ExportSpec, front_end: nn.Module) -> ExportSpec:
     """``spec`` of a clip classifier made to take raw waveforms ``(batch, samples)`` and their
     lengths, with ``front_end`` in the graph.
@@ -145,14 +158,12 @@ class SpokenClassification(Classification):
     def reads_for_prediction(self, path: str | Path) -> bool:
         """Whether :meth:`prediction_inputs` reads ``path`` (an audio file or a folder); the
         recipes' ``.npz`` and ``.csv`` of waveforms are read as every recipe reads them."""
-        path = Path(path)
-        return path.is_dir() or path.suffix.lower() in SUFFIXES
+        return is_audio_input(path)
 
     def prediction_inputs(self, path: str | Path) -> tuple[list[str], list[np.ndarray]]:
         """Names and 16 kHz mono waveforms of the audio file at ``path``, or of every audio file
         in the folder ``path`` (WAV, FLAC, Ogg; any sample rate, any number of channels)."""
-        folder = list_audio(path, labelled=False)
-        return folder.names(), [read_audio(file, self.sample_rate) for file in folder.files]
+        return read_audio_inputs(path, self.sample_rate)
 
     def state(self) -> dict[str, Any]:
         return super().state() | {"clip_shape": list(self._known(self.clip_shape))}

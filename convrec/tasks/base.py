@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -155,6 +157,21 @@ class Task(ABC):
     def options(cls) -> tuple[str, ...] | None:
         """The task's own keyword options (``create_task`` refuses others); None if unknown."""
         return None if takes_any_keyword(cls.__init__) else keyword_names(cls.__init__)
+
+
+def text_table(header: tuple[str, str], names: Sequence[str], texts: Sequence[str]) -> str:
+    """A two-column CSV: ``header``, then each input's name and its prediction as text.
+
+    Example:
+        >>> print(text_table(("id", "digits"), ["a.wav"], ["4192"]), end="")
+        id,digits
+        a.wav,4192
+    """
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(zip(names, texts, strict=True))
+    return rows.getvalue()
 
 
 _TASKS: dict[str, type[Task]] = {}

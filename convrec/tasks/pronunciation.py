@@ -15,8 +15,6 @@ Both are reported for beam search (the model's ``beam_size``) and for greedy dec
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,7 +33,7 @@ from convrec.errors import InvalidValueError, PathNotFoundError
 from convrec.files import write_text
 from convrec.models.seq2seq import END_ID, START_ID, Transduction
 from convrec.nn import Padded
-from convrec.tasks.base import TaskData, register_task
+from convrec.tasks.base import TaskData, register_task, text_table
 from convrec.tasks.dataset import EVALUATION_BATCH, DatasetTask, evaluating
 from convrec.tasks.exported import ExportSpec
 from convrec.tasks.sequence_errors import error_rates
@@ -224,12 +222,7 @@ class Pronunciation(DatasetTask):
 
     def prediction_table(self, names: list[str], predictions: list[np.ndarray]) -> str:
         """CSV: ``word`` and its ``pronunciation`` (ARPAbet, space-separated)."""
-        rows = io.StringIO()
-        writer = csv.writer(rows, lineterminator="\n")
-        writer.writerow(["word", "pronunciation"])
-        for word, text in zip(names, self.prediction_texts(predictions), strict=True):
-            writer.writerow([word, text])
-        return rows.getvalue()
+        return text_table(("word", "pronunciation"), names, self.prediction_texts(predictions))
 
     def export_spec(self) -> ExportSpec:
         raise InvalidValueError(

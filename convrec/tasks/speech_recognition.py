@@ -15,8 +15,6 @@ Metrics, for beam search and for greedy (best-path) decoding:
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,15 +27,14 @@ from torch.utils.data import DataLoader, Dataset
 
 from convrec.checks import fail, positive_int
 from convrec.data.audio import MFCC
-from convrec.data.audio_files import SUFFIXES, list_audio, read_audio
 from convrec.data.digit_strings import DIGIT_WORDS
 from convrec.data.splits import Pairs
 from convrec.errors import InvalidValueError
 from convrec.files import write_text
 from convrec.nn import Padded
 from convrec.nn.ctc import ctc_greedy_decode, ctc_prefix_beam_search
-from convrec.tasks.audio import FRAMES
-from convrec.tasks.base import TaskData, register_task
+from convrec.tasks.audio import FRAMES, is_audio_input, read_audio_inputs
+from convrec.tasks.base import TaskData, register_task, text_table
 from convrec.tasks.dataset import EVALUATION_BATCH, DatasetTask, evaluating
 from convrec.tasks.exported import ExportSpec
 from convrec.tasks.sequence_errors import error_rates
@@ -307,23 +304,16 @@ class DigitStrings(DatasetTask):
 
     def reads_for_prediction(self, path: str | Path) -> bool:
         """Whether :meth:`prediction_inputs` reads ``path``: an audio file or a folder."""
-        path = Path(path)
-        return path.is_dir() or path.suffix.lower() in SUFFIXES
+        return is_audio_input(path)
 
     def prediction_inputs(self, path: str | Path) -> tuple[list[str], list[np.ndarray]]:
         """Names and 16 kHz mono waveforms of the audio file at ``path``, or of every audio file
         in the folder ``path`` (WAV, FLAC, Ogg; any sample rate, any number of channels)."""
-        folder = list_audio(path, labelled=False)
-        return folder.names(), [read_audio(file, self.sample_rate) for file in folder.files]
+        return read_audio_inputs(path, self.sample_rate)
 
     def prediction_table(self, names: list[str], predictions: list[np.ndarray]) -> str:
         """CSV: each recording's ``id`` and the ``digits`` heard in it."""
-        rows = io.StringIO()
-        writer = csv.writer(rows, lineterminator="\n")
-        writer.writerow(["id", "digits"])
-        for name, text in zip(names, self.prediction_texts(predictions), strict=True):
-            writer.writerow([name, text])
-        return rows.getvalue()
+        return text_table(("id", "digits"), names, self.prediction_texts(predictions))
 
     def export_spec(self) -> ExportSpec:
         raise InvalidValueError(
