@@ -33,7 +33,18 @@ def _available(name: str) -> None:
         pytest.skip(f"source {source} not fetched (convrec data fetch {source})")
 
 
-@pytest.mark.parametrize("name", RECIPES)
+# keywords-stream: ~15 s; its data and front end are those of `keywords`, and its model, the
+# gru, is also the maxwell recipe's, both tested here by default.
+SLOW_RECIPES = {"keywords-stream"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.slow) if name in SLOW_RECIPES else name
+        for name in RECIPES
+    ],
+)
 def test_the_default_recipe_fits_a_small_batch_of_its_data(name):
     _available(name)
     task = create_task(name, **TINY.get(name, {}))

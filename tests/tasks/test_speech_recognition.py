@@ -138,7 +138,7 @@ def test_a_crnn_learns_to_read_digit_strings_with_ctc():
 
 @pytest.fixture(scope="module")
 def digit_run(tmp_path_factory):
-    """A small CRNN trained for two epochs on 24 synthesised recordings (too few to learn: the
+    """A small CRNN trained for two epochs on 12 synthesised recordings (too few to learn: the
     learning is tested above; this run is for what a run writes and answers)."""
     folder = tmp_path_factory.mktemp("digit-strings")
     with pytest.MonkeyPatch.context() as patch:
@@ -150,10 +150,10 @@ def digit_run(tmp_path_factory):
             batch_size=8,
             out=str(folder / "runs"),
             progress=False,
-            task_options={"size": 24, "beam_size": 4},
+            task_options={"size": 12, "beam_size": 4},
             model_options={"channels": (16,), "hidden_size": 16},
         )
-        yield run, SpokenDigitStrings("test", size=24)
+        yield run, SpokenDigitStrings("test", size=12)
 
 
 @needs_espeak
