@@ -162,6 +162,7 @@ class StreamAnomalies(Task):
         self.series: Tensor | None = None  # the whole stream, standardised (T,)
         self.labels: np.ndarray | None = None
         self.bounds: dict[str, tuple[int, int]] = {}
+        self._calibrated: tuple[nn.Module, np.ndarray] | None = None  # its stream's scores
 
     @property
     def input_kind(self) -> str:
@@ -309,6 +310,14 @@ class StreamAnomalies(Task):
         scores = self.standardised_scores(raw)
         first, last = self.bounds["validation"]
         self.threshold = choose_threshold(scores[first:last], self._known(self.labels)[first:last])
+        self._calibrated = (model, scores)
+
+    def stream_scores(self, model: nn.Module) -> np.ndarray:
+        """The whole stream's scores ``(T,)`` by ``model``: kept from :meth:`calibrate` for the
+        model calibrated (the plots and the test metrics of a run reuse them), else computed."""
+        if self._calibrated is not None and self._calibrated[0] is model:
+            return self._calibrated[1]
+        return self.standardised_scores(self.raw_scores(model, self._known(self.series)))
 
     def evaluate(self, model: nn.Module, dataset: Dataset) -> dict[str, float]:
         """Step and event precision, recall and F1, ``auc_pr`` and the ``threshold`` on the
@@ -316,7 +325,7 @@ class StreamAnomalies(Task):
         if not isinstance(dataset, StreamPart):
             raise fail(self.name, "dataset", "a part of the stream (StreamPart)", repr(dataset))
         threshold = self._known(self.threshold)  # calibrate has run (finish_run calls it)
-        scores = self.standardised_scores(self.raw_scores(model, self._known(self.series)))
+        scores = self.stream_scores(model)
         start, stop = self.bounds[dataset.part]
         return score_report(scores[start:stop], self._known(self.labels)[start:stop], threshold)
 
@@ -325,7 +334,7 @@ class StreamAnomalies(Task):
         alarms marked, and the score against the threshold."""
         from convrec.diagnose.plots import plot_anomalies
 
-        scores = self.standardised_scores(self.raw_scores(model, self._known(self.series)))
+        scores = self.stream_scores(model)
         start, stop = self.bounds["validation"][0], self.bounds["test"][1]
         values = self._known(self.series)[start:stop].numpy() * self.std + self.mean
         return [
