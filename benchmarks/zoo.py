@@ -67,6 +67,7 @@ ROWS = [
     Row("plaid", "fcn", "accuracy", "", ""),
     Row("italy-power", "fcn", "accuracy", ">= 0.96", "~0.97 (UCR)"),
     Row("italy-power", "fcn", "accuracy", ">= 0.96", "InceptionTime 0.965 (5 networks)", 5),
+    Row("italy-power", "inception-time", "accuracy", ">= 0.96", "InceptionTime 0.965", 5),
     Row("gunpoint", "fcn", "accuracy", ">= 0.99", "1.00 (UCR)"),
     Row("keywords", "crnn", "accuracy", ">= 0.97", "logistic regression on log spectrograms 0.94"),
     Row("welcome", "resnet", "accuracy", "CNN succeeds", "the notes' argument"),

@@ -6,6 +6,7 @@ from convrec.models import (
     deepbind,
     fcn,
     forecaster,
+    inception_time,
     language,
     lenet,
     maxwell_cell,
@@ -21,6 +22,7 @@ from convrec.models.crnn import CRNN
 from convrec.models.deepbind import DeepBind
 from convrec.models.fcn import FCN
 from convrec.models.forecaster import Forecaster
+from convrec.models.inception_time import InceptionModule, InceptionTime
 from convrec.models.language import CharLM
 from convrec.models.lenet import LeNet5
 from convrec.models.maxwell_cell import MaxwellCell, MaxwellCellNet
@@ -51,6 +53,8 @@ __all__ = [
     "ConvAutoencoder",
     "DeepBind",
     "Forecaster",
+    "InceptionModule",
+    "InceptionTime",
     "LeNet5",
     "MaxwellCell",
     "MaxwellCellNet",
@@ -68,6 +72,7 @@ __all__ = [
     "entry",
     "fcn",
     "forecaster",
+    "inception_time",
     "language",
     "lenet",
     "maxwell_cell",

@@ -28,6 +28,7 @@ from convrec.tasks.files import FileClassification
 SERIES_MODELS: dict[str, dict[str, Any]] = {
     "fcn": {"epochs": 150, "batch_size": 16, "lr": 1e-3},
     "resnet": {"epochs": 150, "batch_size": 16, "lr": 1e-3},
+    "inception-time": {"epochs": 150, "batch_size": 16, "lr": 1e-3},
 } | {
     cell: {
         "epochs": 150,
@@ -38,7 +39,7 @@ SERIES_MODELS: dict[str, dict[str, Any]] = {
     for cell in ("gru", "lstm")
 }
 """Training options per model for series classification (FCN and ResNet after Wang et al.
-2017's UCR baselines); the UCR recipes use them too."""
+2017's UCR baselines; InceptionTime on the same schedule); the UCR recipes use them too."""
 
 STANDARDISATIONS = ("channel", "series", "none")
 
