@@ -1,5 +1,7 @@
 """Test configuration shared by the test suite and the docstring examples."""
 
+import os
+
 import pytest
 import torch
 from hypothesis import settings
@@ -15,6 +17,10 @@ settings.register_profile(
     "convrec", derandomize=True, deadline=None, max_examples=40, print_blob=True
 )
 settings.load_profile("convrec")
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One thread per worker process: the workers share the cores (pytest -n auto).
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -9,10 +9,19 @@ Two detectors, chosen by the task option ``detector``:
   score is the absolute standardised residual ``|(r_t - mean) / std|`` of ``r_t = x_t - x^_t``,
   with the mean and deviation of the training part's residuals. Each step is scored online,
   from the past alone, once ``window`` steps precede it (the first ``window`` steps score 0).
-- ``reconstruction``: a convolutional autoencoder rebuilds windows of ``window`` steps; a
-  step's score is its squared error averaged over every window holding it (windows every
+- ``reconstruction``: a convolutional autoencoder rebuilds windows of ``window`` steps (every
   ``window // 8`` steps), standardised by the training part's errors. A step's score needs the
-  ``window`` steps after it: an alarm comes ``window`` steps late.
+  ``window`` steps after it: an alarm comes ``window`` steps late. The task option
+  ``aggregate`` says how a step's score comes from the squared errors (:data:`AGGREGATES`):
+
+  - ``step``: the step's own error, averaged over every window holding it (an odd step);
+  - ``any-window``: the highest mean error of the windows holding it (an odd stretch, as a
+    discord scores a subsequence);
+  - ``every-window``: the lowest mean error of the windows holding it (an odd stretch that
+    every window around the step sees, the rule of Keras' autoencoder example).
+
+  By default (``aggregate=None``) the one with the highest AUC-PR on the validation part is
+  kept, or ``step`` where the validation part holds no labelled anomaly.
 
 Every window is standardised by its own mean and deviation (as RevIN does, Kim et al. 2022),
 and a forecast's target and residual with the window's: a level or a scale the training part
@@ -42,11 +51,13 @@ from convrec.data.splits import Pairs
 from convrec.errors import InvalidValueError
 from convrec.nn import Padded
 from convrec.nn.losses import sequence_mse
-from convrec.tasks.anomaly_scores import choose_threshold, score_report
+from convrec.tasks.anomaly_scores import average_precision, choose_threshold, score_report
 from convrec.tasks.base import Task, TaskData, register_task
 from convrec.tasks.dataset import EVALUATION_BATCH, evaluating
 
 DETECTORS = ("forecast", "reconstruction")
+AGGREGATES = ("step", "any-window", "every-window")
+"""How the reconstruction detector scores a step from its windows' errors (module docstring)."""
 PARTS = ("train", "validation", "test")
 
 
@@ -99,6 +110,26 @@ def window_starts(start: int, stop: int, window: int, stride: int) -> list[int]:
     return starts
 
 
+def aggregate_windows(positions: Tensor, errors: Tensor, length: int, aggregate: str) -> Tensor:
+    """Scores ``(length,)`` of the steps of a series from windows' squared errors ``(N, W)`` at
+    steps ``positions (N, W)`` (each step in at least one window), by the rule ``aggregate`` of
+    :data:`AGGREGATES`.
+
+    Example:
+        >>> positions = torch.tensor([[0, 1], [1, 2]])
+        >>> errors = torch.tensor([[1.0, 3.0], [5.0, 1.0]])
+        >>> [aggregate_windows(positions, errors, 3, rule).tolist() for rule in AGGREGATES]
+        [[1.0, 4.0, 1.0], [2.0, 3.0, 3.0], [2.0, 2.0, 3.0]]
+    """
+    steps = positions.flatten()
+    if aggregate == "step":
+        totals = torch.zeros(length).index_add_(0, steps, errors.flatten())
+        return totals / torch.zeros(length).index_add_(0, steps, torch.ones(steps.numel()))
+    window_means = errors.mean(dim=1, keepdim=True).expand_as(errors).flatten()
+    reduce = "amax" if aggregate == "any-window" else "amin"
+    return torch.zeros(length).scatter_reduce_(0, steps, window_means, reduce, include_self=False)
+
+
 class StreamAnomalies(Task):
     """One labelled series (:mod:`convrec.data.anomalies`): train on its first part, choose the
     threshold on the next, report on the last.
@@ -112,6 +143,8 @@ class StreamAnomalies(Task):
         smooth: steps of the trailing mean taken of the scores (1: none, the default), so
             that a stretch of moderately odd steps can outscore a single sharp but normal one
             (the QRS complex of every heartbeat).
+        aggregate: how the reconstruction detector scores a step from its windows
+            (:data:`AGGREGATES`); ``None`` (default): chosen on the validation part.
         **dataset_options: the series loader's options.
     """
 
@@ -144,6 +177,7 @@ class StreamAnomalies(Task):
         detector: str = "forecast",
         window: int | None = None,
         smooth: int | None = None,
+        aggregate: str | None = None,
         **dataset_options: Any,
     ) -> None:
         self.root, self.dataset_options = root, dataset_options
@@ -156,6 +190,16 @@ class StreamAnomalies(Task):
         )
         if self.window < 2:
             raise fail(self.name, "window", "at least 2 steps", repr(self.window))
+        if aggregate is not None:
+            one_of(self.name, "aggregate", aggregate, AGGREGATES)
+            if self.detector == "forecast" and aggregate != "step":
+                raise fail(
+                    self.name,
+                    "aggregate",
+                    "'step' for the forecast detector (one residual per step)",
+                    repr(aggregate),
+                )
+        self.aggregate = aggregate
         self.mean = self.std = 0.0
         self.score_mean, self.score_std = 0.0, 1.0
         self.threshold: float | None = None
@@ -246,11 +290,14 @@ class StreamAnomalies(Task):
 
     def raw_scores(self, model: nn.Module, series: Tensor) -> Tensor:
         """Unstandardised scores ``(T,)`` of a standardised series ``(T,)``: forecast
-        residuals (0 for the first ``window`` steps, which lack a full window of past) or mean
-        squared reconstruction errors."""
+        residuals (0 for the first ``window`` steps, which lack a full window of past) or
+        squared reconstruction errors aggregated by the rule chosen (:meth:`calibrate`)."""
         if self.detector == "forecast":
             return self._residuals(model, series)
-        return self._reconstruction_errors(model, series)
+        aggregate = self._known(self.aggregate)
+        return aggregate_windows(
+            *self._reconstruction_errors(model, series), len(series), aggregate
+        )
 
     def _residuals(self, model: nn.Module, series: Tensor) -> Tensor:
         residuals = torch.zeros(len(series))
@@ -267,7 +314,8 @@ class StreamAnomalies(Task):
                 residuals[chosen] = (series[chosen] - mean[:, 0]) / spread[:, 0] - predicted
         return residuals
 
-    def _reconstruction_errors(self, model: nn.Module, series: Tensor) -> Tensor:
+    def _reconstruction_errors(self, model: nn.Module, series: Tensor) -> tuple[Tensor, Tensor]:
+        """The steps ``(N, W)`` of the windows of ``series (T,)`` and their squared errors."""
         if len(series) < self.window:
             raise fail(
                 self.name,
@@ -275,19 +323,16 @@ class StreamAnomalies(Task):
                 f"at least the autoencoder's window of {self.window} steps",
                 f"{len(series)} steps",
             )
-        starts = window_starts(0, len(series), self.window, max(1, self.window // 8))
-        totals, counts = torch.zeros(len(series)), torch.zeros(len(series))
+        starts = torch.tensor(window_starts(0, len(series), self.window, max(1, self.window // 8)))
+        positions = starts[:, None] + torch.arange(self.window)  # (N, W)
+        errors = []
         with evaluating(model) as device:
-            for first in range(0, len(starts), EVALUATION_BATCH):
-                chosen = torch.tensor(starts[first : first + EVALUATION_BATCH])
-                positions = chosen[:, None] + torch.arange(self.window)  # (N, W)
-                windows = series[positions]
+            for chosen in positions.split(EVALUATION_BATCH):
+                windows = series[chosen]
                 mean, spread = own_scale(windows)
                 windows = ((windows - mean) / spread)[..., None]
-                errors = (model(windows.to(device)).cpu() - windows)[..., 0].square()
-                totals.index_add_(0, positions.flatten(), errors.flatten())
-                counts.index_add_(0, positions.flatten(), torch.ones(positions.numel()))
-        return totals / counts
+                errors.append((model(windows.to(device)).cpu() - windows)[..., 0].square())
+        return positions, torch.cat(errors)
 
     def standardised_scores(self, raw: Tensor) -> np.ndarray:
         """Raw scores ``(T,)`` standardised by the training part's (absolute for residuals),
@@ -300,17 +345,38 @@ class StreamAnomalies(Task):
         return trailing_mean(scores.astype(np.float64), self.smooth)
 
     def calibrate(self, model: nn.Module, data: TaskData) -> None:
-        """Fit the scores' standardisation on the training part and the threshold on the
-        validation part (what :meth:`predict` needs of the trained model)."""
-        raw = self.raw_scores(model, self._known(self.series))
+        """Fit the scores' standardisation on the training part, and the threshold (and the
+        reconstruction detector's aggregation, unless given) on the validation part: what
+        :meth:`predict` needs of the trained model."""
+        series, labels = self._known(self.series), self._known(self.labels)
+        first, last = self.bounds["validation"]
+        if self.detector == "forecast":
+            candidates = {"step": self._residuals(model, series)}
+        else:
+            errors = self._reconstruction_errors(model, series)
+            chosen = [self.aggregate] if self.aggregate else AGGREGATES
+            if not labels[first:last].any():
+                chosen = chosen[:1]  # nothing to choose by: the first ("step" by default)
+            candidates = {rule: aggregate_windows(*errors, len(series), rule) for rule in chosen}
+        best = -1.0
+        for rule, raw in candidates.items():
+            self._fit_scale(raw)
+            scores = self.standardised_scores(raw)
+            quality = average_precision(scores[first:last], labels[first:last])
+            if len(candidates) == 1 or quality > best:
+                best, kept = quality, (rule, raw, scores)
+        self.aggregate, raw, scores = kept
+        self._fit_scale(raw)
+        self.threshold = choose_threshold(scores[first:last], labels[first:last])
+        self._calibrated = (model, scores)
+
+    def _fit_scale(self, raw: Tensor) -> None:
+        """The mean and deviation of the training part's raw scores (a forecast's from its
+        first full window on)."""
         start, stop = self.bounds["train"]
         fitted = raw[start + (self.window if self.detector == "forecast" else 0) : stop]
         self.score_mean = float(fitted.mean())
         self.score_std = float(fitted.std().clamp_min(1e-12))
-        scores = self.standardised_scores(raw)
-        first, last = self.bounds["validation"]
-        self.threshold = choose_threshold(scores[first:last], self._known(self.labels)[first:last])
-        self._calibrated = (model, scores)
 
     def stream_scores(self, model: nn.Module) -> np.ndarray:
         """The whole stream's scores ``(T,)`` by ``model``: kept from :meth:`calibrate` for the
@@ -387,6 +453,7 @@ class StreamAnomalies(Task):
             "score_std": self.score_std,
             "threshold": self.threshold,
             "smooth": self.smooth,
+            "aggregate": self.aggregate,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -394,6 +461,7 @@ class StreamAnomalies(Task):
         self.mean, self.std = state["mean"], state["std"]
         self.score_mean, self.score_std = state["score_mean"], state["score_std"]
         self.threshold, self.smooth = state["threshold"], state["smooth"]
+        self.aggregate = state["aggregate"]
 
 
 def _stream_recipe(name: str, dataset: str, window: int, description: str, smooth: int = 1) -> None:

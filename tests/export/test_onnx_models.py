@@ -23,6 +23,7 @@ WINDOW = (max(LENGTHS), FEATURES)  # the fixed-length models' input, as their zo
 SMALL = {
     "resnet": {"widths": (8, 16), "blocks_per_stage": 1},
     "fcn": {"widths": (8, 8, 8)},
+    "inception-time": {"depth": 3, "filters": 4, "bottleneck": 4, "kernel_sizes": (9, 5)},
     "crnn": {"channels": (8, 8), "hidden_size": 8},
     "charlm": {"embedding_dim": 8, "hidden_size": 16},
     "textcnn": {"embedding_dim": 8, "num_filters": 8},
@@ -31,7 +32,7 @@ SMALL = {
 }
 GROUPS = {
     "recurrent": ("sequence", ["gru", "lstm", "rnn", "forecaster", "crnn"]),
-    "convolutional": ("sequence", ["deepbind", "fcn", "resnet", "textcnn"]),
+    "convolutional": ("sequence", ["deepbind", "fcn", "inception-time", "resnet", "textcnn"]),
     "tokens": ("tokens", ["charlm", "deepbind", "gru", "lstm", "rnn", "textcnn"]),
 }
 

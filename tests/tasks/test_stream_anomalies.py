@@ -16,6 +16,8 @@ import convrec
 from convrec.cli import app
 from convrec.errors import InvalidValueError
 from convrec.tasks import create_task
+from convrec.tasks.anomaly_scores import average_precision
+from convrec.tasks.stream_anomalies import AGGREGATES, aggregate_windows
 
 LENGTH = 1000  # yahoo-anomalies' parts: 400 train, 250 validation, 350 test
 
@@ -171,3 +173,73 @@ def test_training_windows_are_standardised_by_their_own_steps(stream_folder):
     series = task.series[:21]
     mean, spread = series[:20].mean(), series[:20].std(correction=0)
     torch.testing.assert_close(targets[:, 0], (series[1:21] - mean) / spread)
+
+
+def test_each_aggregation_follows_its_rule_on_overlapping_windows():
+    generator = torch.Generator().manual_seed(0)
+    positions = torch.tensor([0, 3, 5, 9])[:, None] + torch.arange(6)  # (4, 6), overlapping
+    errors = torch.rand(4, 6, generator=generator)
+    means = errors.mean(dim=1)
+    for step in range(15):
+        windows, columns = torch.where(positions == step)
+        holding = list(zip(windows.tolist(), columns.tolist(), strict=True))
+        own = torch.stack([errors[window, column] for window, column in holding])
+        expected = {
+            "step": own.mean(),
+            "any-window": max(means[window] for window, _ in holding),
+            "every-window": min(means[window] for window, _ in holding),
+        }
+        for rule in AGGREGATES:
+            scores = aggregate_windows(positions, errors, 15, rule)
+            torch.testing.assert_close(scores[step], expected[rule], msg=f"{rule}, step {step}")
+
+
+def write_stream(folder, values: np.ndarray, labels: np.ndarray) -> None:
+    with (folder / "yahoo.csv").open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["data", "label"])
+        writer.writerows(zip(values.tolist(), labels.tolist(), strict=True))
+
+
+@pytest.mark.parametrize("anomaly", ["spikes", "a slower cycle"])
+def test_the_autoencoder_keeps_the_aggregation_best_on_validation(runs, tmp_path, anomaly):
+    """The trained autoencoder calibrated on streams whose validation part holds one-step
+    spikes (its own stream) or an 80-step stretch where the cycle runs half as fast: the rule
+    kept has the highest validation AUC-PR, and it differs between the two."""
+    trained = convrec.load(runs["conv-autoencoder"].directory)
+    values, labels = planted_series()
+    if anomaly == "a slower cycle":
+        values[400:650], labels[400:650] = cycle(250, 7), 0
+        values[480:560] = 100 + 20 * np.sin(2 * np.pi * np.arange(80) / 50)
+        labels[480:560] = 1
+    write_stream(tmp_path, values, labels)
+    task = create_task("yahoo-anomalies", root=str(tmp_path), detector="reconstruction")
+    data = task.build_data(seed=0)
+    task.calibrate(trained.model, data)
+    chosen = task.aggregate
+    first, last = task.bounds["validation"]
+    quality = {}
+    for rule in AGGREGATES:
+        task.aggregate = rule
+        task.calibrate(trained.model, data)
+        scores = task.stream_scores(trained.model)
+        quality[rule] = average_precision(scores[first:last], task.labels[first:last])
+    assert quality[chosen] == max(quality.values()), quality
+    assert chosen == ("step" if anomaly == "spikes" else "every-window"), quality
+
+
+def test_an_unlabelled_validation_part_keeps_the_steps_own_errors(runs, tmp_path):
+    trained = convrec.load(runs["conv-autoencoder"].directory)
+    values, labels = planted_series()
+    labels[400:650] = 0
+    write_stream(tmp_path, values, labels)
+    task = create_task("yahoo-anomalies", root=str(tmp_path), detector="reconstruction")
+    task.calibrate(trained.model, task.build_data(seed=0))
+    assert task.aggregate == "step"
+
+
+def test_an_aggregation_is_refused_where_it_has_no_meaning():
+    with pytest.raises(InvalidValueError, match="`aggregate`: expected one of"):
+        create_task("yahoo-anomalies", detector="reconstruction", aggregate="median")
+    with pytest.raises(InvalidValueError, match=r"`aggregate`: expected 'step' for the forecast"):
+        create_task("yahoo-anomalies", aggregate="any-window")
