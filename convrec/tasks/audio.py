@@ -13,14 +13,14 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from convrec.checks import fail
-from convrec.data.audio import MFCC
+from convrec.data.audio import MFCC, SpecAugment
 from convrec.data.audio.framewise import FramewiseMFCC
 from convrec.data.audio_files import SUFFIXES, fit_length, list_audio, read_audio
 from convrec.data.splits import Pairs
 from convrec.errors import InvalidValueError
 from convrec.tasks.base import TaskData
 from convrec.tasks.classification import Classification
-from convrec.tasks.dataset import materialised
+from convrec.tasks.dataset import each_series_standardised, materialised
 from convrec.tasks.exported import ExportSpec
 
 FEATURE_BATCH = 256
@@ -110,6 +110,16 @@ class SpokenClassification(Classification):
     length: a clip is padded with zeros or trimmed to its loudest stretch of the training clips'
     length. ``convrec predict RUN PATH`` reads audio files (one, or a folder of them) at any
     sample rate and resamples them (:meth:`prediction_inputs`).
+
+    Args:
+        root: must be ``None`` for the synthesised recipes.
+        labels_per_class: keep only this many training clips per class.
+        spec_augment: mask random bands of the training features (:class:`SpecAugmented`).
+        standardise_each_clip: scale every coefficient of every clip by its own mean and
+            deviation over the clip's frames (cepstral mean and variance normalisation), before
+            the training set's scaling: what stays the same through a whole clip (a voice's
+            timbre, a microphone's response) is taken out.
+        **dataset_options: the dataset's own options.
     """
 
     sample_rate: ClassVar[int] = 16_000
@@ -117,10 +127,38 @@ class SpokenClassification(Classification):
     hop_length: ClassVar[int] = 160
     seconds_per_step: ClassVar[float] = hop_length / sample_rate
 
-    def __init__(self, root: str | None = None, **options: Any) -> None:
-        super().__init__(root, **options)
+    def __init__(
+        self,
+        root: str | None = None,
+        labels_per_class: int | None = None,
+        spec_augment: bool = False,
+        standardise_each_clip: bool = False,
+        **dataset_options: Any,
+    ) -> None:
+        super().__init__(root, labels_per_class, **dataset_options)
+        for name, value in (
+            ("spec_augment", spec_augment),
+            ("standardise_each_clip", standardise_each_clip),
+        ):
+            if not isinstance(value, bool):
+                raise fail(self.name, name, "true or false", repr(value))
+        self.spec_augment = spec_augment
+        self.standardise_each_series = standardise_each_clip
         self.front_end = self.make_front_end()
+        if standardise_each_clip and isinstance(self.front_end, FramewiseMFCC):
+            raise fail(
+                self.name,
+                "standardise_each_clip",
+                "false for a streaming recipe (a stream has no whole clip to average over)",
+                "true",
+            )
         self.clip_shape: tuple[int, ...] | None = None
+
+    def build_data(self, seed: int) -> TaskData:
+        data = super().build_data(seed)
+        if self.spec_augment:
+            data.train = SpecAugmented(data.train)
+        return data
 
     def make_front_end(self) -> nn.Module:
         """Centred 25 ms frames every 10 ms, 40 Mel bands, 80 dB below each clip's peak."""
@@ -153,6 +191,8 @@ class SpokenClassification(Classification):
         (length,) = self._known(self.clip_shape)
         owner = f"{self.name}.predict"
         features = self.features(clip_batch(owner, arrays, length, self.sample_rate))
+        if self.standardise_each_series:
+            features = each_series_standardised(features)
         return (features - self.mean) / self.std
 
     def reads_for_prediction(self, path: str | Path) -> bool:
@@ -165,12 +205,53 @@ class SpokenClassification(Classification):
         in the folder ``path`` (WAV, FLAC, Ogg; any sample rate, any number of channels)."""
         return read_audio_inputs(path, self.sample_rate)
 
+    def labelled_data(self, path: str | Path) -> Pairs:
+        """Recordings in class folders, ``path/<class>/*.wav`` (WAV, FLAC, Ogg; any sample
+        rate, any number of channels), model-ready, for ``convrec evaluate RUN --data PATH``:
+        your own microphone's keywords, or another synthesiser's. Folder names are the run's
+        classes (``_unknown_`` and ``_silence_`` included); a class may have no folder.
+
+        Raises:
+            InvalidValueError: a folder named after no class of the run.
+        """
+        folder = list_audio(path)
+        labels = self._known(folder.labels)
+        strangers = sorted(set(labels) - set(self.classes))
+        if strangers:
+            raise fail(
+                f"{self.name}.evaluate",
+                "data",
+                f"class folders named after the run's classes ({', '.join(self.classes)})",
+                f"{', '.join(map(repr, strangers))} in {path}",
+            )
+        waveforms = [read_audio(file, self.sample_rate) for file in folder.files]
+        targets = torch.tensor([self.classes.index(label) for label in labels])
+        return Pairs(self.model_inputs(waveforms), targets)
+
     def state(self) -> dict[str, Any]:
         return super().state() | {"clip_shape": list(self._known(self.clip_shape))}
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
         self.clip_shape = tuple(state["clip_shape"])
+
+
+class SpecAugmented(Dataset):
+    """Training features with SpecAugment's masks, new ones each time an example is drawn: two
+    bands of up to a fifth of the features, two of up to a tenth of the frames, set to 0 (the
+    mean after standardisation)."""
+
+    def __init__(self, pairs: Pairs) -> None:
+        self.pairs, self.targets = pairs, pairs.targets
+        frames, features = pairs.inputs.shape[1:]
+        self.augment = SpecAugment(2, max(1, features // 5), 2, max(1, frames // 10))
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        features, target = self.pairs[index]  # (T, F)
+        return self.augment(features), target
 
 
 class AfterAnotherClip(Dataset):

@@ -31,10 +31,9 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.utils.data import Dataset
 
 from convrec.checks import fail, keyword_names, one_of, positive_float
-from convrec.data.audio import MFCC, AmplitudeToDB, MelSpectrogram, SpecAugment, frame_count
+from convrec.data.audio import MFCC, AmplitudeToDB, MelSpectrogram, frame_count
 from convrec.data.audio.framewise import FramewiseMFCC
 from convrec.data.audio_files import at_rate, list_audio, load_audio, most_common_rate, read_audio
 from convrec.data.splits import Pairs
@@ -42,6 +41,7 @@ from convrec.errors import InvalidTypeError, InvalidValueError
 from convrec.tasks.audio import (
     FEATURE_BATCH,
     AfterAnotherClip,
+    SpecAugmented,
     batched_features,
     clip_batch,
     waveform_export_spec,
@@ -99,24 +99,6 @@ def build_front_end(settings: dict[str, Any], sample_rate: int) -> nn.Module:
             )
         return FramewiseMFCC(sample_rate, settings["n_mels"], **stft)
     return nn.Sequential(MelSpectrogram(sample_rate, **stft), AmplitudeToDB())
-
-
-class SpecAugmented(Dataset):
-    """Training features with SpecAugment's masks, new ones each time an example is drawn: two
-    bands of up to a fifth of the features, two of up to a tenth of the frames, set to 0 (the
-    mean after standardisation)."""
-
-    def __init__(self, pairs: Pairs) -> None:
-        self.pairs, self.targets = pairs, pairs.targets
-        frames, features = pairs.inputs.shape[1:]
-        self.augment = SpecAugment(2, max(1, features // 5), 2, max(1, frames // 10))
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        features, target = self.pairs[index]  # (T, F)
-        return self.augment(features), target
 
 
 @register_task

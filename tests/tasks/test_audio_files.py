@@ -14,16 +14,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from typer.testing import CliRunner
 
 import convrec
+from convrec.cli import app
 from convrec.data.audio_files import fit_length, list_audio, load_audio, read_audio
 from convrec.data.speech import resample
 from convrec.errors import UserError
 from convrec.models import create
 from convrec.tasks import create_task
-from convrec.tasks.audio_files import SpecAugmented
+from convrec.tasks.audio import SpecAugmented
 from convrec.train.model_files import save_model
 from convrec.train.trained import evaluate
+from tests.data.test_keywords import needs_espeak
 
 CLASSES = ("high", "low", "noise")
 ENCODINGS = [  # (sample rate, bits, float, channels): every file of a class differs in each
@@ -369,6 +372,12 @@ KEYWORD_CLASSES = ["yes", "no", "_unknown_", "_silence_"]
 @pytest.fixture
 def keyword_run(tmp_path) -> Path:
     """A keyword-recipe run directory as training leaves it, with an untrained small CRNN."""
+    return save_keyword_run(tmp_path / "run")
+
+
+def save_keyword_run(directory: Path, each_clip: bool = False) -> Path:
+    """A keyword run with an untrained small CRNN; ``each_clip``: its features standardised
+    clip by clip first."""
     task = create_task("keywords")
     task.load_state(
         {
@@ -377,10 +386,11 @@ def keyword_run(tmp_path) -> Path:
             "variable_length": False,
             "vocab_size": None,
             "mean": [0.0] * 40,
-            "std": [20.0] * 40,
+            "std": [1.0 if each_clip else 20.0] * 40,
             "classes": KEYWORD_CLASSES,
             "clip_shape": [16_000],
         }
+        | ({"each_series": True} if each_clip else {})
     )
     options = {"channels": [4], "hidden_size": 4}
     torch.manual_seed(0)
@@ -395,8 +405,8 @@ def keyword_run(tmp_path) -> Path:
         "input_columns": [],
         "output_columns": list(task.output_columns),
     }
-    save_model(tmp_path / "run", model, description)
-    return tmp_path / "run"
+    save_model(directory, model, description)
+    return directory
 
 
 def test_a_keyword_run_predicts_audio_files_at_any_rate_and_length(keyword_run, tmp_path):
@@ -417,6 +427,62 @@ def test_a_keyword_run_predicts_audio_files_at_any_rate_and_length(keyword_run, 
     )
     with pytest.raises(UserError, match=r"keywords\.predict: .*`input 1`: expected a finite mono"):
         trained.predict([short, np.zeros((2, 100))])
+
+
+def test_a_keyword_run_is_evaluated_on_recordings_in_class_folders(keyword_run, tmp_path):
+    """``convrec evaluate RUN --data FOLDER``: class folders named after the run's classes, any
+    rate; the metrics are those of the model's predictions of the same files."""
+    rng = np.random.default_rng(1)
+    files = {"yes": ("low", 44_100), "no": ("high", 8_000), "_silence_": ("noise", 16_000)}
+    for index, (name, (kind, rate)) in enumerate(sorted(files.items()) * 2):
+        (tmp_path / "mine" / name).mkdir(parents=True, exist_ok=True)
+        write_wav(tmp_path / "mine" / name / f"{index}.wav", sound(kind, 0.7, rate, rng), rate)
+    metrics = evaluate(keyword_run, tmp_path / "mine")["mine"]
+    trained = convrec.load(keyword_run)
+    folder = list_audio(tmp_path / "mine")
+    predicted = [
+        KEYWORD_CLASSES[int(np.argmax(probabilities))]
+        for probabilities in trained.predict([read_audio(file, 16_000) for file in folder.files])
+    ]
+    correct = np.mean(
+        [guess == label for guess, label in zip(predicted, folder.labels, strict=True)]
+    )
+    assert metrics["accuracy"] == pytest.approx(correct) and len(folder.files) == 6
+    result = CliRunner().invoke(
+        app, ["evaluate", str(keyword_run), "--data", str(tmp_path / "mine")]
+    )
+    assert result.exit_code == 0 and "accuracy" in result.output, result.output
+    (tmp_path / "mine" / "maybe").mkdir()
+    write_wav(tmp_path / "mine" / "maybe" / "a.wav", sound("low", 0.5, 16_000, rng), 16_000)
+    with pytest.raises(UserError, match=r"keywords\.evaluate: .*`data`: .*'maybe'"):
+        evaluate(keyword_run, tmp_path / "mine")
+
+
+def test_clips_standardised_one_by_one_make_a_prediction_deaf_to_loudness(tmp_path):
+    """Cepstral mean and variance normalisation per clip: a louder or quieter copy of a clip
+    (a gain only moves every log-Mel band, so only the first coefficient, by a constant) gets
+    the same prediction; without it, another."""
+    rng = np.random.default_rng(2)
+    clip = (sound("low", 1.0, 16_000, rng) + sound("high", 1.0, 16_000, rng)).astype(np.float32)
+    clip[:4000] = 0.01 * rng.standard_normal(4000)
+    for each_clip in (True, False):
+        trained = convrec.load(save_keyword_run(tmp_path / str(each_clip), each_clip))
+        assert trained.task.standardise_each_series is each_clip
+        loud, quiet = trained.predict([clip, clip / 8])
+        if each_clip:
+            np.testing.assert_allclose(loud, quiet, atol=1e-4)
+        else:
+            assert np.abs(loud - quiet).max() > 1e-3
+
+
+@needs_espeak
+def test_spec_augment_masks_the_training_clips_of_a_keyword_recipe():
+    task = create_task("keywords", spec_augment=True, clips_per_class=2)
+    data = task.build_data(seed=0)
+    assert isinstance(data.train, SpecAugmented) and len(data.train) == 24
+    first, second = data.train[0][0], data.train[0][0]
+    assert first.shape == (101, 40) and not torch.equal(first, second)
+    assert not isinstance(data.validation, SpecAugmented)
 
 
 def test_a_keyword_run_still_reads_npz_waveforms_the_recipe_way(keyword_run, tmp_path):
