@@ -19,8 +19,10 @@ settings.register_profile(
 settings.load_profile("convrec")
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    # One thread per worker process: the workers share the cores (pytest -n auto).
+    # One thread per worker process, and per process a test starts: the workers share the
+    # cores (pytest -n auto).
     torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
 
 
 @pytest.fixture(autouse=True)

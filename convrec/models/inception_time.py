@@ -52,6 +52,10 @@ class InceptionModule(nn.Module):
         bottleneck: int = 32,
     ) -> None:
         super().__init__()
+        positive_int("InceptionModule", "in_channels", in_channels)
+        positive_int("InceptionModule", "filters", filters)
+        positive_int("InceptionModule", "bottleneck", bottleneck)
+        kernel_sizes = positive_ints("InceptionModule", "kernel_sizes", kernel_sizes)
         narrow = bottleneck if in_channels > 1 else in_channels
         self.bottleneck: nn.Module = (
             Conv1d(in_channels, bottleneck, 1, bias=False, init="kaiming")

@@ -121,6 +121,7 @@ def aggregate_windows(positions: Tensor, errors: Tensor, length: int, aggregate:
         >>> [aggregate_windows(positions, errors, 3, rule).tolist() for rule in AGGREGATES]
         [[1.0, 4.0, 1.0], [2.0, 3.0, 3.0], [2.0, 2.0, 3.0]]
     """
+    one_of("aggregate_windows", "aggregate", aggregate, AGGREGATES)
     steps = positions.flatten()
     if aggregate == "step":
         totals = torch.zeros(length).index_add_(0, steps, errors.flatten())
@@ -199,7 +200,9 @@ class StreamAnomalies(Task):
                     "'step' for the forecast detector (one residual per step)",
                     repr(aggregate),
                 )
-        self.aggregate = aggregate
+        self.aggregate_option = aggregate
+        # The rule calibrate keeps (the option's, or the best on validation):
+        self.aggregate: str | None = "step" if detector == "forecast" else None
         self.mean = self.std = 0.0
         self.score_mean, self.score_std = 0.0, 1.0
         self.threshold: float | None = None
@@ -346,18 +349,22 @@ class StreamAnomalies(Task):
 
     def calibrate(self, model: nn.Module, data: TaskData) -> None:
         """Fit the scores' standardisation on the training part, and the threshold (and the
-        reconstruction detector's aggregation, unless given) on the validation part: what
-        :meth:`predict` needs of the trained model."""
+        reconstruction detector's aggregation, unless given) on the validation part, from those
+        two parts alone (the windows of a reconstruction near the validation part's end would
+        otherwise read the test part): what :meth:`predict` needs of the trained model."""
         series, labels = self._known(self.series), self._known(self.labels)
         first, last = self.bounds["validation"]
         if self.detector == "forecast":
-            candidates = {"step": self._residuals(model, series)}
+            stream = self._residuals(
+                model, series
+            )  # causal: steps before `last` read nothing after
+            candidates = {"step": stream[:last]}
         else:
-            errors = self._reconstruction_errors(model, series)
-            chosen = [self.aggregate] if self.aggregate else AGGREGATES
+            errors = self._reconstruction_errors(model, series[:last])
+            rules = [self.aggregate_option] if self.aggregate_option else list(AGGREGATES)
             if not labels[first:last].any():
-                chosen = chosen[:1]  # nothing to choose by: the first ("step" by default)
-            candidates = {rule: aggregate_windows(*errors, len(series), rule) for rule in chosen}
+                rules = rules[:1]  # nothing to choose by: the first ("step" by default)
+            candidates = {rule: aggregate_windows(*errors, last, rule) for rule in rules}
         best = -1.0
         for rule, raw in candidates.items():
             self._fit_scale(raw)
@@ -368,7 +375,8 @@ class StreamAnomalies(Task):
         self.aggregate, raw, scores = kept
         self._fit_scale(raw)
         self.threshold = choose_threshold(scores[first:last], labels[first:last])
-        self._calibrated = (model, scores)
+        whole = stream if self.detector == "forecast" else self.raw_scores(model, series)
+        self._calibrated = (model, self.standardised_scores(whole))
 
     def _fit_scale(self, raw: Tensor) -> None:
         """The mean and deviation of the training part's raw scores (a forecast's from its
@@ -461,7 +469,7 @@ class StreamAnomalies(Task):
         self.mean, self.std = state["mean"], state["std"]
         self.score_mean, self.score_std = state["score_mean"], state["score_std"]
         self.threshold, self.smooth = state["threshold"], state["smooth"]
-        self.aggregate = state["aggregate"]
+        self.aggregate = state.get("aggregate", "step")  # runs saved before the option: "step"
 
 
 def _stream_recipe(name: str, dataset: str, window: int, description: str, smooth: int = 1) -> None:

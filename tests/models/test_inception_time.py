@@ -26,12 +26,13 @@ def test_default_network_follows_the_paper():
     assert net(torch.randn(5, 24, 1)).shape == (5, 2)
 
 
-def test_the_shortcut_adds_the_input_of_every_third_module():
-    net = InceptionTime((None, 2), 3, depth=3, filters=2, kernel_sizes=(3,), bottleneck=2).eval()
+def test_a_shortcut_adds_the_input_of_every_three_modules_to_their_output():
+    net = InceptionTime((None, 2), 3, filters=2, kernel_sizes=(3,), bottleneck=2).eval()
     x = torch.randn(2, 7, 2)
-    inner = net.blocks[2](net.blocks[1](net.blocks[0](x)))
-    features = (inner + net.shortcuts[0](x)).relu().mean(dim=1)
-    torch.testing.assert_close(net(x), net.head(features))
+    first = (net.blocks[2](net.blocks[1](net.blocks[0](x))) + net.shortcuts[0](x)).relu()
+    inner = net.blocks[5](net.blocks[4](net.blocks[3](first)))
+    second = (inner + net.shortcuts[1](first)).relu()
+    torch.testing.assert_close(net(x), net.head(second.mean(dim=1)))
 
 
 def test_a_module_stacks_its_branches_and_the_pool_branch():
@@ -64,3 +65,9 @@ def test_bad_arguments_are_refused_with_what_was_expected():
         InceptionTime((None, 3), 2, kernel_sizes=())
     with pytest.raises(ValueError, match="`filters`: expected a positive integer, got 0"):
         InceptionTime((None, 3), 2, filters=0)
+    with pytest.raises(
+        ValueError, match=r"InceptionModule: .*`kernel_sizes`: expected a non-empty"
+    ):
+        InceptionModule(3, kernel_sizes=())
+    with pytest.raises(ValueError, match=r"InceptionModule: .*`bottleneck`: expected a positive"):
+        InceptionModule(3, bottleneck=0)

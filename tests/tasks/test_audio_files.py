@@ -476,7 +476,8 @@ def test_clips_standardised_one_by_one_make_a_prediction_deaf_to_loudness(tmp_pa
 
 
 @needs_espeak
-def test_spec_augment_masks_the_training_clips_of_a_keyword_recipe():
+def test_spec_augment_masks_the_training_clips_of_a_keyword_recipe(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONVREC_DATA", str(tmp_path / "data"))
     task = create_task("keywords", spec_augment=True, clips_per_class=2)
     data = task.build_data(seed=0)
     assert isinstance(data.train, SpecAugmented) and len(data.train) == 24

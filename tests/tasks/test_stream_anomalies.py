@@ -194,6 +194,13 @@ def test_each_aggregation_follows_its_rule_on_overlapping_windows():
             torch.testing.assert_close(scores[step], expected[rule], msg=f"{rule}, step {step}")
 
 
+def calibrated(trained, folder, **options):
+    """A reconstruction task on the stream in ``folder``, calibrated with the trained model."""
+    task = create_task("yahoo-anomalies", root=str(folder), detector="reconstruction", **options)
+    task.calibrate(trained.model, task.build_data(seed=0))
+    return task
+
+
 def write_stream(folder, values: np.ndarray, labels: np.ndarray) -> None:
     with (folder / "yahoo.csv").open("w", newline="") as file:
         writer = csv.writer(file)
@@ -213,15 +220,12 @@ def test_the_autoencoder_keeps_the_aggregation_best_on_validation(runs, tmp_path
         values[480:560] = 100 + 20 * np.sin(2 * np.pi * np.arange(80) / 50)
         labels[480:560] = 1
     write_stream(tmp_path, values, labels)
-    task = create_task("yahoo-anomalies", root=str(tmp_path), detector="reconstruction")
-    data = task.build_data(seed=0)
-    task.calibrate(trained.model, data)
-    chosen = task.aggregate
-    first, last = task.bounds["validation"]
+    chosen = calibrated(trained, tmp_path).aggregate
     quality = {}
     for rule in AGGREGATES:
-        task.aggregate = rule
-        task.calibrate(trained.model, data)
+        task = calibrated(trained, tmp_path, aggregate=rule)
+        assert task.aggregate == rule
+        first, last = task.bounds["validation"]
         scores = task.stream_scores(trained.model)
         quality[rule] = average_precision(scores[first:last], task.labels[first:last])
     assert quality[chosen] == max(quality.values()), quality
@@ -233,8 +237,31 @@ def test_an_unlabelled_validation_part_keeps_the_steps_own_errors(runs, tmp_path
     values, labels = planted_series()
     labels[400:650] = 0
     write_stream(tmp_path, values, labels)
-    task = create_task("yahoo-anomalies", root=str(tmp_path), detector="reconstruction")
-    task.calibrate(trained.model, task.build_data(seed=0))
+    assert calibrated(trained, tmp_path).aggregate == "step"
+
+
+@pytest.mark.parametrize("rule", AGGREGATES)
+def test_the_test_part_does_not_reach_the_calibration(runs, tmp_path, rule):
+    """A wild stretch planted at the start of the test part, inside the last validation
+    windows' reach: the same threshold and rule, while the test part's scores change."""
+    trained = convrec.load(runs["conv-autoencoder"].directory)
+    values, labels = planted_series()
+    write_stream(tmp_path, values, labels)
+    before = calibrated(trained, tmp_path, aggregate=rule)
+    values[651:661] += 80.0
+    write_stream(tmp_path, values, labels)
+    after = calibrated(trained, tmp_path, aggregate=rule)
+    assert after.threshold == before.threshold and after.aggregate == before.aggregate == rule
+    assert after.score_mean == before.score_mean and after.score_std == before.score_std
+    assert after.stream_scores(trained.model)[651:661].max() > before.threshold
+
+
+def test_a_run_saved_before_the_aggregation_option_scores_each_steps_own_error(runs):
+    trained = convrec.load(runs["conv-autoencoder"].directory)
+    state = trained.task.state()
+    del state["aggregate"]
+    task = create_task("yahoo-anomalies", detector="reconstruction")
+    task.load_state(state)
     assert task.aggregate == "step"
 
 
