@@ -3,6 +3,7 @@ classifier over the ``(frames, coefficients)`` sequence."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -115,6 +116,8 @@ class SpokenClassification(Classification):
         root: must be ``None`` for the synthesised recipes.
         labels_per_class: keep only this many training clips per class.
         spec_augment: mask random bands of the training features (:class:`SpecAugmented`).
+        perturb_voices: stretch, tilt and band-limit the training clips' Mel bands
+            (:class:`VoicePerturbed`), so that other voices and channels are heard in training.
         standardise_each_clip: scale every coefficient of every clip by its own mean and
             deviation over the clip's frames (cepstral mean and variance normalisation), before
             the training set's scaling: what stays the same through a whole clip (a voice's
@@ -132,17 +135,19 @@ class SpokenClassification(Classification):
         root: str | None = None,
         labels_per_class: int | None = None,
         spec_augment: bool = False,
+        perturb_voices: bool = False,
         standardise_each_clip: bool = False,
         **dataset_options: Any,
     ) -> None:
         super().__init__(root, labels_per_class, **dataset_options)
         for name, value in (
             ("spec_augment", spec_augment),
+            ("perturb_voices", perturb_voices),
             ("standardise_each_clip", standardise_each_clip),
         ):
             if not isinstance(value, bool):
                 raise fail(self.name, name, "true or false", repr(value))
-        self.spec_augment = spec_augment
+        self.spec_augment, self.perturb_voices = spec_augment, perturb_voices
         self.standardise_each_series = standardise_each_clip
         self.front_end = self.make_front_end()
         if standardise_each_clip and isinstance(self.front_end, FramewiseMFCC):
@@ -156,6 +161,16 @@ class SpokenClassification(Classification):
 
     def build_data(self, seed: int) -> TaskData:
         data = super().build_data(seed)
+        if self.perturb_voices:
+            if self.standardise_each_series:
+                raise fail(
+                    self.name,
+                    "perturb_voices",
+                    "false with standardise_each_clip (the clip's own scaling is not undone)",
+                    "true",
+                )
+            mean, std = self._known(self.mean), self._known(self.std)
+            data.train = VoicePerturbed(data.train, self.front_end.dct, mean, std)
         if self.spec_augment:
             data.train = SpecAugmented(data.train)
         return data
@@ -215,7 +230,7 @@ class SpokenClassification(Classification):
             InvalidValueError: a folder named after no class of the run.
         """
         folder = list_audio(path)
-        labels = self._known(folder.labels)
+        labels = folder.labels or []  # class folders: every file has one
         strangers = sorted(set(labels) - set(self.classes))
         if strangers:
             raise fail(
@@ -252,6 +267,84 @@ class SpecAugmented(Dataset):
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
         features, target = self.pairs[index]  # (T, F)
         return self.augment(features), target
+
+
+def perturb_voice(log_mel: Tensor, factor: float, tilt_db: float, cutoff: int | None) -> Tensor:
+    """Frames of a log-Mel spectrogram ``(T, M)`` as another voice through another channel
+    might give them: the frequency axis stretched by ``factor`` (band ``i`` takes the value at
+    ``i / factor``, linearly interpolated, the top band held beyond: above 1 the formants move
+    up, as a shorter vocal tract moves them; Jaitly and Hinton's vocal tract length
+    perturbation, on Mel bands), a spectral tilt of ``tilt_db`` decibels from the lowest band
+    to the highest, and, for a ``cutoff`` band, every band from it on at each frame's floor (a
+    band-limited channel).
+
+    Example:
+        >>> frames = torch.tensor([[0.0, 10.0, 20.0, 30.0]])
+        >>> perturb_voice(frames, 2.0, 0.0, None).tolist()
+        [[0.0, 5.0, 10.0, 15.0]]
+        >>> perturb_voice(frames, 1.0, 6.0, 3).tolist()
+        [[-3.0, 9.0, 21.0, -3.0]]
+    """
+    bands = log_mel.shape[-1]
+    source = (torch.arange(bands, dtype=log_mel.dtype) / factor).clamp(max=bands - 1)
+    low = source.floor().long()
+    high = (low + 1).clamp(max=bands - 1)
+    weight = source - low
+    warped = log_mel[..., low] * (1 - weight) + log_mel[..., high] * weight
+    warped = warped + tilt_db * (torch.arange(bands, dtype=log_mel.dtype) / (bands - 1) - 0.5)
+    if cutoff is not None:
+        floor = warped.min(dim=-1, keepdim=True).values
+        warped[..., cutoff:] = floor
+    return warped
+
+
+class VoicePerturbed(Dataset):
+    """Training clips as other voices through other channels, drawn anew each time a clip is
+    drawn (from the seeded global generator): each clip's standardised MFCCs ``(T, C)`` go back
+    to log-Mel bands (the DCT basis is orthonormal and square), through :func:`perturb_voice`
+    with a stretch drawn log-uniformly from ``FACTORS``, a tilt uniformly from ``TILT_DB`` and,
+    one time in ``1 / BAND_LIMITED``, a cutoff in the top ``BAND_LIMITED_TOP`` of the bands,
+    and back.
+
+    Args:
+        pairs: the training items ``(features (T, C), label)``, standardised.
+        basis: the front end's DCT basis ``(M, C)`` with ``M == C``.
+        mean, std: the training set's scaling of the coefficients ``(C,)``.
+    """
+
+    FACTORS = (0.85, 1.15)
+    TILT_DB = (-12.0, 12.0)
+    BAND_LIMITED = 0.3
+    BAND_LIMITED_TOP = 0.3
+
+    def __init__(self, pairs: Pairs, basis: Tensor, mean: Tensor, std: Tensor) -> None:
+        if basis.shape[0] != basis.shape[1]:
+            raise fail(
+                "VoicePerturbed",
+                "basis",
+                "a square DCT basis (as many coefficients as Mel bands)",
+                f"shape {tuple(basis.shape)}",
+            )
+        self.pairs, self.targets = pairs, pairs.targets
+        self.basis, self.mean, self.std = basis.float(), mean.float(), std.float()
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        features, target = self.pairs[index]  # (T, C)
+        draws = torch.rand(4)
+        low, high = (math.log(bound) for bound in self.FACTORS)
+        factor = math.exp(low + (high - low) * float(draws[0]))
+        tilt = self.TILT_DB[0] + (self.TILT_DB[1] - self.TILT_DB[0]) * float(draws[1])
+        bands = self.basis.shape[0]
+        cutoff = None
+        if float(draws[2]) < self.BAND_LIMITED:
+            top = max(1, round(self.BAND_LIMITED_TOP * bands))
+            cutoff = bands - 1 - int(float(draws[3]) * top)
+        log_mel = (features * self.std + self.mean) @ self.basis.T
+        perturbed = perturb_voice(log_mel, factor, tilt, cutoff) @ self.basis
+        return (perturbed - self.mean) / self.std, target
 
 
 class AfterAnotherClip(Dataset):

@@ -83,6 +83,19 @@ def test_kmer_logistic_finds_a_planted_kmer(baselines):
     assert result["accuracy"] >= 0.9 and _metrics(result) == {"accuracy"}
 
 
+def test_nearest_series_matches_shapes_whatever_their_level_and_scale(baselines):
+    """A rising ramp against a falling one, each test series at another level and scale:
+    z-normalised, the nearest neighbour is the ramp of the same direction."""
+
+    def series(label, rng):
+        ramp = np.linspace(-1, 1, 24) * (1 if label else -1) + rng.normal(0, 0.3, 24)
+        return torch.from_numpy(rng.uniform(1, 50) * ramp + rng.uniform(-100, 100))[:, None]
+
+    result = baselines.nearest_series(_classification("italy-power", series, (10, 4, 60)))
+    assert result["accuracy"] == 1.0 and result["neighbours"] == 14
+    assert _metrics(result) == {"accuracy"}
+
+
 def _forecasting(values, lookback, horizon):
     ends = chronological_ends("toy", len(values), 0.2, 0.2)
     return windowed("toy", values[:, None], ("y",), "y", lookback, horizon, ends)

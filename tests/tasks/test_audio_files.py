@@ -20,6 +20,7 @@ import convrec
 from convrec.cli import app
 from convrec.data.audio_files import fit_length, list_audio, load_audio, read_audio
 from convrec.data.speech import resample
+from convrec.data.splits import Pairs
 from convrec.errors import UserError
 from convrec.models import create
 from convrec.tasks import create_task
@@ -504,3 +505,46 @@ def test_the_framewise_front_end_refuses_frames_whose_dft_matrix_would_be_huge()
     assert build_front_end(front_end_settings("framewise-mfcc", 96_000), 96_000).n_fft == 4096
     with pytest.raises(UserError, match=r"`front_end`: expected 'framewise-mfcc' with frames"):
         build_front_end(front_end_settings("framewise-mfcc", 192_000), 192_000)
+
+
+def test_a_perturbed_voice_goes_back_to_the_same_coefficients_when_nothing_changes():
+    from convrec.data.audio import MFCC
+    from convrec.tasks.audio import VoicePerturbed, perturb_voice
+
+    basis = MFCC(16_000, 40, n_fft=512, hop_length=160, win_length=400, n_mels=40).dct.float()
+    torch.manual_seed(3)
+    features, mean, std = torch.randn(2, 101, 40), torch.randn(40), torch.rand(40) + 0.5
+    pairs = Pairs(features, torch.tensor([0, 1]))
+    perturbed = VoicePerturbed(pairs, basis, mean, std)
+    log_mel = (features[0] * std + mean) @ basis.T
+    unchanged = (perturb_voice(log_mel, 1.0, 0.0, None) @ basis - mean) / std
+    torch.testing.assert_close(unchanged, features[0], atol=1e-4, rtol=0)
+    drawn, label = perturbed[0]
+    assert drawn.shape == (101, 40) and int(label) == 0
+    assert not torch.allclose(drawn, features[0], atol=1e-2)
+    assert not torch.equal(drawn, perturbed[0][0])  # new draws each time
+    with pytest.raises(UserError, match=r"VoicePerturbed: .*`basis`: expected a square"):
+        VoicePerturbed(pairs, basis[:, :13], mean[:13], std[:13])
+
+
+def test_a_longer_vocal_tract_moves_a_formant_down_and_a_channel_cuts_the_top_bands():
+    from convrec.tasks.audio import perturb_voice
+
+    frames = torch.zeros(3, 40)
+    frames[:, 20] = 30.0  # one formant at band 20, over a 0 dB floor
+    lower = perturb_voice(frames, 0.8, 0.0, None)
+    assert int(lower[0].argmax()) == 16  # band 16 reads band 20
+    cut = perturb_voice(frames, 1.0, 0.0, 15)
+    assert torch.equal(cut[:, 15:], torch.zeros(3, 25)) and torch.equal(cut[:, :15], frames[:, :15])
+    tilted = perturb_voice(frames, 1.0, 12.0, None) - frames
+    torch.testing.assert_close(tilted[0, [0, -1]], torch.tensor([-6.0, 6.0]))
+
+
+@needs_espeak
+def test_voice_perturbation_is_refused_with_clips_standardised_one_by_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONVREC_DATA", str(tmp_path / "data"))
+    task = create_task(
+        "keywords", perturb_voices=True, standardise_each_clip=True, clips_per_class=2
+    )
+    with pytest.raises(UserError, match="`perturb_voices`: expected false with standardise_each"):
+        task.build_data(seed=0)
