@@ -326,6 +326,7 @@ class VoicePerturbed(Dataset):
                 f"shape {tuple(basis.shape)}",
             )
         self.pairs, self.targets = pairs, pairs.targets
+        self.inputs = pairs.inputs  # unperturbed, for their shape (SpecAugmented reads it)
         self.basis, self.mean, self.std = basis.float(), mean.float(), std.float()
 
     def __len__(self) -> int:

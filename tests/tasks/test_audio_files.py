@@ -478,10 +478,13 @@ def test_clips_standardised_one_by_one_make_a_prediction_deaf_to_loudness(tmp_pa
 
 @needs_espeak
 def test_spec_augment_masks_the_training_clips_of_a_keyword_recipe(tmp_path, monkeypatch):
+    from convrec.tasks.audio import VoicePerturbed
+
     monkeypatch.setenv("CONVREC_DATA", str(tmp_path / "data"))
-    task = create_task("keywords", spec_augment=True, clips_per_class=2)
+    task = create_task("keywords", spec_augment=True, perturb_voices=True, clips_per_class=2)
     data = task.build_data(seed=0)
     assert isinstance(data.train, SpecAugmented) and len(data.train) == 24
+    assert isinstance(data.train.pairs, VoicePerturbed)  # perturbed first, then masked
     first, second = data.train[0][0], data.train[0][0]
     assert first.shape == (101, 40) and not torch.equal(first, second)
     assert not isinstance(data.validation, SpecAugmented)
