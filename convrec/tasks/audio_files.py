@@ -49,7 +49,7 @@ from convrec.tasks.audio import (
 from convrec.tasks.base import TaskData, register_task
 from convrec.tasks.exported import ExportSpec
 from convrec.tasks.files import FileClassification
-from convrec.tasks.recipes import Keywords
+from convrec.tasks.recipes import SPOKEN_MODELS, Keywords
 
 FRONT_ENDS = ("mfcc", "log-mel", "framewise-mfcc")
 WINDOW_SECONDS = 0.025
@@ -134,7 +134,7 @@ class AudioFiles(FileClassification):
     name = "audio"
     description = "your own audio clips (--data FOLDER of class folders of .wav, .flac, .ogg)"
     default_model = Keywords.default_model
-    models: ClassVar[dict[str, dict[str, Any]]] = dict(Keywords.models)
+    models: ClassVar[dict[str, dict[str, Any]]] = dict(SPOKEN_MODELS)
     items = "clips"
 
     def __init__(

@@ -15,6 +15,12 @@ from convrec.tasks.text_files import TEXT_MODELS, TextRecipe
 
 Recipes = dict[str, dict[str, Any]]
 
+SPOKEN_MODELS: Recipes = {
+    "crnn": {"epochs": 30, "batch_size": 64, "lr": 3e-3},
+    "resnet": {"epochs": 30, "batch_size": 64, "lr": 3e-3},
+}
+"""Training options of the clip classifiers on speech (a user's own audio folders too)."""
+
 _IMAGE_MODELS: Recipes = {
     "lenet5": {"epochs": 12, "batch_size": 128, "lr": 2e-3},
     "resnet": {"epochs": 8, "batch_size": 128, "lr": 3e-3, "weight_decay": 5e-4},
@@ -156,9 +162,10 @@ class Keywords(SpokenClassification):
     description = "keyword spotting (espeak-ng speech, MFCC front end, held-out voices)"
     dataset = "keywords"
     default_model = "crnn"
-    models: ClassVar[Recipes] = {
-        "crnn": {"epochs": 30, "batch_size": 64, "lr": 3e-3},
-        "resnet": {"epochs": 30, "batch_size": 64, "lr": 3e-3},
+    models: ClassVar[Recipes] = SPOKEN_MODELS | {
+        # Chosen on the validation voices' loss (0.055 against 0.116 without; benchmarks.md).
+        "crnn": SPOKEN_MODELS["crnn"]
+        | {"task_options": {"perturb_voices": True, "spec_augment": True}},
     }
 
 
