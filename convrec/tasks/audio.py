@@ -147,6 +147,13 @@ class SpokenClassification(Classification):
         ):
             if not isinstance(value, bool):
                 raise fail(self.name, name, "true or false", repr(value))
+        if perturb_voices and standardise_each_clip:
+            raise fail(
+                self.name,
+                "perturb_voices",
+                "false with standardise_each_clip (the clip's own scaling is not undone)",
+                "true",
+            )
         self.spec_augment, self.perturb_voices = spec_augment, perturb_voices
         self.standardise_each_series = standardise_each_clip
         self.front_end = self.make_front_end()
@@ -162,13 +169,6 @@ class SpokenClassification(Classification):
     def build_data(self, seed: int) -> TaskData:
         data = super().build_data(seed)
         if self.perturb_voices:
-            if self.standardise_each_series:
-                raise fail(
-                    self.name,
-                    "perturb_voices",
-                    "false with standardise_each_clip (the clip's own scaling is not undone)",
-                    "true",
-                )
             mean, std = self._known(self.mean), self._known(self.std)
             data.train = VoicePerturbed(data.train, self.front_end.dct, mean, std)
         if self.spec_augment:

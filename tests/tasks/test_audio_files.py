@@ -543,11 +543,6 @@ def test_a_longer_vocal_tract_moves_a_formant_down_and_a_channel_cuts_the_top_ba
     torch.testing.assert_close(tilted[0, [0, -1]], torch.tensor([-6.0, 6.0]))
 
 
-@needs_espeak
-def test_voice_perturbation_is_refused_with_clips_standardised_one_by_one(tmp_path, monkeypatch):
-    monkeypatch.setenv("CONVREC_DATA", str(tmp_path / "data"))
-    task = create_task(
-        "keywords", perturb_voices=True, standardise_each_clip=True, clips_per_class=2
-    )
+def test_voice_perturbation_is_refused_with_clips_standardised_one_by_one():
     with pytest.raises(UserError, match="`perturb_voices`: expected false with standardise_each"):
-        task.build_data(seed=0)
+        create_task("keywords", perturb_voices=True, standardise_each_clip=True)
