@@ -104,6 +104,13 @@ def positive_float(owner: str, argument: str, value: object) -> float:
     return float(value)
 
 
+def flag(owner: str, argument: str, value: object) -> bool:
+    """A switch: ``True`` or ``False`` and nothing else (not 1, not ``"yes"``)."""
+    if not isinstance(value, bool):
+        raise fail(owner, argument, "true or false", repr(value))
+    return value
+
+
 def one_of(owner: str, argument: str, value: object, choices: Sequence[str]) -> str:
     if value not in choices:
         listed = ", ".join(repr(choice) for choice in choices)

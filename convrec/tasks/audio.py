@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from convrec.checks import fail
+from convrec.checks import fail, flag
 from convrec.data.audio import MFCC, SpecAugment
 from convrec.data.audio.framewise import FramewiseMFCC
 from convrec.data.audio_files import SUFFIXES, fit_length, list_audio, read_audio
@@ -140,13 +140,9 @@ class SpokenClassification(Classification):
         **dataset_options: Any,
     ) -> None:
         super().__init__(root, labels_per_class, **dataset_options)
-        for name, value in (
-            ("spec_augment", spec_augment),
-            ("perturb_voices", perturb_voices),
-            ("standardise_each_clip", standardise_each_clip),
-        ):
-            if not isinstance(value, bool):
-                raise fail(self.name, name, "true or false", repr(value))
+        spec_augment = flag(self.name, "spec_augment", spec_augment)
+        perturb_voices = flag(self.name, "perturb_voices", perturb_voices)
+        standardise_each_clip = flag(self.name, "standardise_each_clip", standardise_each_clip)
         if perturb_voices and standardise_each_clip:
             raise fail(
                 self.name,

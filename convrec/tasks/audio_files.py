@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from convrec.checks import fail, keyword_names, one_of, positive_float
+from convrec.checks import fail, flag, keyword_names, one_of, positive_float
 from convrec.data.audio import MFCC, AmplitudeToDB, MelSpectrogram, frame_count
 from convrec.data.audio.framewise import FramewiseMFCC
 from convrec.data.audio_files import at_rate, list_audio, load_audio, most_common_rate, read_audio
@@ -157,12 +157,8 @@ class AudioFiles(FileClassification):
             duration = positive_float(self.name, "duration", duration)
             if duration > MAX_DURATION:
                 raise fail(self.name, "duration", f"at most {MAX_DURATION:g} seconds", duration)
-        for name, value in (
-            ("spec_augment", spec_augment),
-            ("after_another_clip", after_another_clip),
-        ):
-            if not isinstance(value, bool):
-                raise fail(self.name, name, "true or false", repr(value))
+        spec_augment = flag(self.name, "spec_augment", spec_augment)
+        after_another_clip = flag(self.name, "after_another_clip", after_another_clip)
         self.sample_rate, self.duration = sample_rate, duration
         self.front_end = one_of(self.name, "front_end", front_end, FRONT_ENDS)
         self.spec_augment, self.after_another_clip = spec_augment, after_another_clip

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from convrec.checks import fail, keyword_names, positive_int
+from convrec.checks import fail, flag, keyword_names, positive_int
 from convrec.data.forecast_files import Step, TimedSeries, parse_time, read_timed_series
 from convrec.data.forecasting import SeriesWindows, chronological_ends, fill_gaps, windowed
 from convrec.data.splits import Splits
@@ -87,8 +87,7 @@ class ForecastFiles(Forecasting):
             not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)
         ):
             raise fail(self.name, "columns", "a list of column names", repr(columns))
-        if not isinstance(fill_missing, bool):
-            raise fail(self.name, "fill_missing", "true or false", repr(fill_missing))
+        flag(self.name, "fill_missing", fill_missing)
         self.reading = {"time_column": time_column, "columns": columns}
         self.target = target
         self.lookback = positive_int(self.name, "lookback", lookback)

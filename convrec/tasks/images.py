@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from convrec.checks import fail, int_tuple, keyword_names, one_of
+from convrec.checks import fail, flag, int_tuple, keyword_names, one_of
 from convrec.data.image_files import decode, list_images, survey
 from convrec.data.splits import LazyInputs, Pairs
 from convrec.tasks.base import TaskData, register_task
@@ -115,9 +115,7 @@ class ImageFiles(FileClassification):
             raise fail(self.name, "grayscale", "true, false or none", repr(grayscale))
         self.grayscale = grayscale
         self.augment = one_of(self.name, "augment", augment, AUGMENTATIONS)
-        if not isinstance(lazy, bool):
-            raise fail(self.name, "lazy", "true or false", repr(lazy))
-        self.lazy = lazy
+        self.lazy = flag(self.name, "lazy", lazy)
         self.channels_kept: int | None = None
 
     @classmethod

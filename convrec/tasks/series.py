@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from convrec.checks import fail, keyword_names, one_of
+from convrec.checks import flag, keyword_names, one_of
 from convrec.data.series_files import SeriesTable, read_series
 from convrec.data.series_index import index_long_csv
 from convrec.data.splits import LazyInputs
@@ -98,9 +98,7 @@ class SeriesFiles(FileClassification):
         one_of(self.name, "standardise", standardise, STANDARDISATIONS)
         self.standardise_each_series = standardise == "series"
         self.standardise = standardise != "none"
-        if not isinstance(lazy, bool):
-            raise fail(self.name, "lazy", "true or false", repr(lazy))
-        self.lazy = lazy
+        self.lazy = flag(self.name, "lazy", lazy)
         self.channels: tuple[str, ...] = ()
 
     @classmethod

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from convrec.checks import fail, keyword_names, one_of
+from convrec.checks import fail, flag, keyword_names, one_of
 from convrec.data.series_targets import TargetTable, read_series_targets
 from convrec.data.splits import Pairs, Splits, holdout
 from convrec.errors import InvalidValueError
@@ -84,8 +84,7 @@ class SeriesRegression(DatasetTask):
         names = [target_columns] if isinstance(target_columns, str) else target_columns
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             raise fail(self.name, "target_columns", "a column name or a list", repr(names))
-        if not isinstance(per_step, bool):
-            raise fail(self.name, "per_step", "true or false", repr(per_step))
+        flag(self.name, "per_step", per_step)
         self.target_columns = tuple(names)
         self.outputs_per_step = per_step
         self.columns = {"id_column": id_column, "time_column": time_column}
