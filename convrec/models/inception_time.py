@@ -9,7 +9,7 @@ from convrec.checks import fail, positive_int
 from convrec.models.arguments import positive_ints, sequence_features
 from convrec.models.registry import register
 from convrec.nn import BatchNorm, Conv1d, GlobalPool, Padded, Pointwise, Pool1d
-from convrec.nn.padded import wrap
+from convrec.nn.blocks import add_relu
 
 
 def _concatenate_channels(outputs: list[Tensor | Padded]) -> Tensor | Padded:
@@ -165,13 +165,6 @@ class InceptionTime(nn.Module):
             x = module(x)
             if (index + 1) % self.residual_every == 0:
                 shortcut = self.shortcuts[index // self.residual_every](shortcut_input)
-                x = _add_relu(x, shortcut)
+                x = add_relu(x, shortcut)
                 shortcut_input = x
         return self.head(self.pool(x))  # (B, T, C) -> (B, C) -> (B, O)
-
-
-def _add_relu(x: Tensor | Padded, shortcut: Tensor | Padded) -> Tensor | Padded:
-    """``relu(x + shortcut)``, keeping a :class:`Padded`'s lengths and zero padding."""
-    if isinstance(x, Padded):
-        return wrap((x.data + shortcut.data).relu(), x.lengths, x.time_dim)  # type: ignore[union-attr]
-    return (x + shortcut).relu()  # type: ignore[operator]

@@ -171,8 +171,18 @@ class ResidualBlock(nn.Module):
             )
 
     def forward(self, x: Tensor | Padded) -> Tensor | Padded:
-        residual, shortcut = self.residual(x), self.shortcut(x)
-        if isinstance(residual, Padded):
-            total = residual.data + shortcut.data
-            return wrap(total.relu(), residual.lengths, residual.time_dim)
-        return (residual + shortcut).relu()
+        return add_relu(self.residual(x), self.shortcut(x))
+
+
+def add_relu(residual: Tensor | Padded, shortcut: Tensor | Padded) -> Tensor | Padded:
+    """``relu(residual + shortcut)``, the join of a residual block; a :class:`Padded` keeps its
+    lengths and zero padding.
+
+    Example:
+        >>> add_relu(torch.tensor([1.0, -3.0]), torch.tensor([1.0, 1.0]))
+        tensor([2., 0.])
+    """
+    if isinstance(residual, Padded):
+        total = residual.data + shortcut.data  # type: ignore[union-attr]
+        return wrap(total.relu(), residual.lengths, residual.time_dim)
+    return (residual + shortcut).relu()  # type: ignore[operator]
