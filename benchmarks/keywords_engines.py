@@ -3,6 +3,7 @@ synthesiser says them: does the model hear the words, or espeak-ng's voice?
 
     python benchmarks/keywords_engines.py RUN [RUN ...]      # score trained keywords runs
     python benchmarks/keywords_engines.py --seeds 3          # train the recipe's seeds first
+    python benchmarks/keywords_engines.py --seeds 3 --task keywords-stream
 
 The other engine is flite (``apt-get install -y flite``; CMU's engine, no part of espeak-ng):
 its five English voices (``kal`` and ``kal16`` diphone voices, ``awb``, ``rms`` and ``slt``
@@ -108,7 +109,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="*", type=Path, help="trained keywords run directories")
     parser.add_argument("--seeds", type=int, default=0, help="train the recipe with seeds 0..N-1")
-    parser.add_argument("--model", default="crnn")
+    parser.add_argument("--task", choices=("keywords", "keywords-stream"), default="keywords")
+    parser.add_argument("--model", help="default: the task's recipe")
     parser.add_argument("--set", dest="options", default="{}", help="training options, JSON")
     parser.add_argument("--out", type=Path, help="folder for the runs and the flite clips")
     arguments = parser.parse_args()
@@ -118,7 +120,7 @@ def main() -> None:
     for seed in range(arguments.seeds):
         options = json.loads(arguments.options)
         trained = convrec.train(
-            "keywords", arguments.model, seed=seed, out=str(out / "runs"), **options
+            arguments.task, arguments.model, seed=seed, out=str(out / "runs"), **options
         )
         runs.append(trained.directory)
     if not runs:

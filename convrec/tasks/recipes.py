@@ -184,6 +184,9 @@ class StreamingKeywords(StreamingSpokenClassification):
             "batch_size": 64,
             "lr": 3e-3,
             "model_options": {"hidden_size": 128, "num_layers": 2, "return_sequences": False},
+            # The keyword recipe's augmentation, chosen again on the validation voices' loss
+            # (0.067 against 0.094 without; benchmarks.md).
+            "task_options": {"perturb_voices": True, "spec_augment": True},
         },
     }
 

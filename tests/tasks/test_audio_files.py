@@ -490,6 +490,27 @@ def test_spec_augment_masks_the_training_clips_of_a_keyword_recipe(tmp_path, mon
     assert not isinstance(data.validation, SpecAugmented)
 
 
+@needs_espeak
+def test_the_streaming_keyword_recipe_perturbs_and_masks_clips_before_chaining_them(
+    tmp_path, monkeypatch
+):
+    from convrec.tasks.audio import AfterAnotherClip, VoicePerturbed
+    from convrec.tasks.base import task_class
+
+    monkeypatch.setenv("CONVREC_DATA", str(tmp_path / "data"))
+    options = task_class("keywords-stream").models["gru"]["task_options"]
+    task = create_task("keywords-stream", clips_per_class=2, **options)
+    data = task.build_data(seed=0)
+    assert isinstance(data.train, AfterAnotherClip)
+    assert isinstance(data.train.pairs, SpecAugmented)
+    assert isinstance(data.train.pairs.pairs, VoicePerturbed)
+    torch.manual_seed(0)
+    features, _ = data.train[0]
+    frames = task.input_shape[0]
+    clean = data.train.pairs.pairs.pairs[0][0]
+    assert features.shape == (2 * frames, 40) and not torch.equal(features[frames:], clean)
+
+
 def test_a_keyword_run_still_reads_npz_waveforms_the_recipe_way(keyword_run, tmp_path):
     from convrec.files import write_npz
     from convrec.train.predictions import default_output, write_predictions
