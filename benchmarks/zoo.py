@@ -84,7 +84,7 @@ ROWS = [
         "wer",
         "< 0.30",
         "encoder-decoder LSTM 0.28-0.29 (Yao & Zweig 2015)",
-        options={"epochs": 8},
+        options={"epochs": 16},
     ),
     Row(
         "g2p",
