@@ -74,6 +74,7 @@ ROWS = [
     Row("welcome", "mlp", "accuracy", "MLP fails", "the notes' argument"),
     Row("dna", "deepbind", "accuracy", ">= 4-mer LR + 0.05", "4-mer LR 0.83"),
     Row("reviews", "textcnn", "accuracy", "> TF-IDF LR", "measured"),
+    Row("reviews", "textcnn", "accuracy", "> TF-IDF LR", "measured", 5),
     Row("char-lm", "charlm", "bits_per_char", "< n-gram", "measured"),
     Row("sunspots", "forecaster", "mae", "< ARIMA, seasonal naive", "measured"),
     Row("elecdemand", "forecaster", "mae", "< ARIMA, seasonal naive", "measured"),
