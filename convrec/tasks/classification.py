@@ -1,5 +1,6 @@
 """Classification on a registered dataset: cross-entropy loss, accuracy and macro F1, the
-confusion matrix; and ``labels_per_class`` for training with few labels (transfer learning)."""
+confusion matrix; ``labels_per_class`` for training with few labels (transfer learning); and
+``augment`` for the image recipes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from convrec.checks import positive_int
+from convrec.checks import one_of, positive_int
+from convrec.data.image_augment import AUGMENTATIONS, augmented
 from convrec.data.splits import Pairs, Splits
 from convrec.nn import Padded
 from convrec.tasks.base import TaskData
@@ -122,3 +124,29 @@ class Classification(DatasetTask):
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
         self.classes = tuple(state["classes"])
+
+
+class ImageClassification(Classification):
+    """Classification of a dataset's images ``(C, H, W)``, whose training images may be
+    augmented.
+
+    Args:
+        root, labels_per_class, **dataset_options: as :class:`Classification`'s.
+        augment: one of ``'none'``, ``'flip'`` (random horizontal flips), ``'crop'`` (random
+            crops of the image padded by 4 pixels) or ``'flip+crop'``; training images only.
+    """
+
+    def __init__(
+        self,
+        root: str | None = None,
+        labels_per_class: int | None = None,
+        augment: str = "none",
+        **dataset_options: Any,
+    ) -> None:
+        super().__init__(root, labels_per_class, **dataset_options)
+        self.augment = one_of(self.name, "augment", augment, AUGMENTATIONS)
+
+    def build_data(self, seed: int) -> TaskData:
+        data = super().build_data(seed)
+        data.train = augmented(data.train, self.augment)
+        return data

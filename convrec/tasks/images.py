@@ -19,16 +19,13 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 
 from convrec.checks import fail, flag, int_tuple, keyword_names, one_of
+from convrec.data.image_augment import AUGMENTATIONS, augmented
 from convrec.data.image_files import decode, list_images, survey
 from convrec.data.splits import LazyInputs, Pairs
 from convrec.tasks.base import TaskData, register_task
 from convrec.tasks.files import FileClassification
-
-AUGMENTATIONS = ("none", "flip", "crop", "flip+crop")
-CROP_PADDING = 4
 
 IMAGE_MODELS: dict[str, dict[str, Any]] = {
     "resnet": {"epochs": 30, "batch_size": 32, "lr": 3e-3, "weight_decay": 5e-4},
@@ -41,28 +38,6 @@ IMAGE_MODELS: dict[str, dict[str, Any]] = {
 def decoded_image(path: Path, channels: int, size: tuple[int, int]) -> Tensor:
     """The image at ``path`` as float32 ``(channels, *size)`` in [0, 1]."""
     return torch.tensor(decode(path, channels, size), dtype=torch.float32) / 255
-
-
-class Augmented(Dataset):
-    """Training images with random horizontal flips and/or crops of the image padded by
-    :data:`CROP_PADDING` pixels (zeros, the mean after standardisation)."""
-
-    def __init__(self, pairs: Pairs, flip: bool, crop: bool) -> None:
-        self.pairs, self.flip, self.crop = pairs, flip, crop
-        self.targets = pairs.targets
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        image, target = self.pairs[index]
-        if self.flip and bool(torch.rand(()) < 0.5):
-            image = image.flip(-1)
-        if self.crop:
-            padded = torch.nn.functional.pad(image, (CROP_PADDING,) * 4)
-            top, left = torch.randint(0, 2 * CROP_PADDING + 1, (2,)).tolist()
-            image = padded[:, top : top + image.shape[1], left : left + image.shape[2]]
-        return image, target
 
 
 @register_task
@@ -144,8 +119,7 @@ class ImageFiles(FileClassification):
 
     def build_data(self, seed: int) -> TaskData:
         data = super().build_data(seed)
-        if self.augment != "none":
-            data.train = Augmented(data.train, "flip" in self.augment, "crop" in self.augment)
+        data.train = augmented(data.train, self.augment)
         return data
 
     def splits_info(self) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from convrec.tasks.audio import SpokenClassification, StreamingSpokenClassification
 from convrec.tasks.base import register_task
-from convrec.tasks.classification import Classification
+from convrec.tasks.classification import Classification, ImageClassification
 from convrec.tasks.forecasting import Forecasting
 from convrec.tasks.language import LanguageModelling
 from convrec.tasks.series import SERIES_MODELS
@@ -30,7 +30,7 @@ _IMAGE_MODELS: Recipes = {
 
 
 @register_task
-class FashionMNIST(Classification):
+class FashionMNIST(ImageClassification):
     """Zalando's 28x28 clothing images, 10 classes."""
 
     name = "fashion-mnist"
@@ -41,7 +41,7 @@ class FashionMNIST(Classification):
 
 
 @register_task
-class MNIST5k(Classification):
+class MNIST5k(ImageClassification):
     """5,000 handwritten digits of MNIST (OpenML's mnist_784 subset in DATA.md)."""
 
     name = "mnist-5k"

@@ -48,6 +48,7 @@ from convrec.train.determinism import make_deterministic, warn_nondeterministic_
 from convrec.train.devices import launch, make_fabric
 from convrec.train.finish import finish_run
 from convrec.train.loop import Callback, FitState, Loop, fit
+from convrec.train.memory_format import to_channels_last
 from convrec.train.monitor import GradientFlowMonitor, TensorBoardLogging
 from convrec.train.optim import make_optimizer, make_scheduler
 from convrec.train.own_data import own_data_options
@@ -234,6 +235,8 @@ def _build(config: TrainConfig, task: Task, fabric: Fabric) -> tuple[TaskData, n
         check_model_advances(network, config.model)
     if config.deterministic:
         warn_nondeterministic_dropout(network, fabric.device)
+    if config.channels_last:
+        network = to_channels_last(network, fabric.device)
     return data, network
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from convrec.data.image_augment import Augmented
 from convrec.data.sources import status
 from convrec.data.splits import Pairs
 from convrec.models import create
@@ -68,6 +69,21 @@ def _reloaded_series_classifier(name, count):
     return SimpleNamespace(
         task=task, data=data, model=model, reloaded=reloaded, raw=raw, evaluated=evaluated
     )
+
+
+def test_image_recipes_augment_their_training_images_only():
+    _fetched("fashion-mnist")
+    plain = create_task("fashion-mnist").build_data(seed=0)
+    data = create_task("fashion-mnist", augment="flip+crop").build_data(seed=0)
+    assert isinstance(data.train, Augmented) and len(data.train) == len(plain.train)
+    torch.manual_seed(0)
+    moved = [not torch.equal(data.train[index][0], plain.train[index][0]) for index in range(20)]
+    assert sum(moved) >= 15  # unchanged only if neither flipped nor shifted: 1 in 162
+    assert all(data.train[index][1] == plain.train[index][1] for index in range(20))
+    assert torch.equal(data.validation.inputs, plain.validation.inputs)
+    assert torch.equal(data.tests["test"].inputs, plain.tests["test"].inputs)
+    with pytest.raises(ValueError, match=r"augment.*'rotate'"):
+        create_task("mnist-5k", augment="rotate")
 
 
 def test_a_reloaded_classifier_predicts_raw_series_as_in_evaluation():

@@ -13,11 +13,12 @@ import torch
 from PIL import Image
 
 import convrec
+from convrec.data.image_augment import Augmented
 from convrec.data.image_files import decode, list_images, survey
 from convrec.data.splits import LazyInputs, Pairs
 from convrec.errors import UserError
 from convrec.tasks import create_task
-from convrec.tasks.images import Augmented
+from convrec.train.checkpoint import read_checkpoint
 from convrec.train.trained import evaluate
 
 FORMATS = [
@@ -130,6 +131,51 @@ def test_augmentation_flips_and_shifts_from_the_seeded_generator():
     assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
     assert all(item.shape == (1, 6, 6) for item in first)
     assert any(not torch.equal(item, images[index % 2]) for index, item in enumerate(first))
+
+
+def test_channels_last_trains_the_same_network_with_channels_last_weights(tmp_path):
+    data = image_folder(tmp_path / "data", per_class=8)
+    runs = {
+        layout: convrec.train(
+            "images",
+            "resnet",
+            epochs=2,
+            batch_size=8,
+            progress=False,
+            out=str(tmp_path / f"runs-{layout}"),
+            channels_last=layout,
+            task_options={"data": str(data)},
+            model_options={"widths": [16, 16], "blocks_per_stage": 1},
+        )
+        for layout in (False, True)
+    }
+    weights = {
+        layout: read_checkpoint(run.directory / "checkpoints" / "epoch-0002")["model"]
+        for layout, run in runs.items()
+    }
+    stem = "features.0.0.weight"
+    assert weights[True][stem].is_contiguous(memory_format=torch.channels_last)
+    assert not weights[False][stem].is_contiguous(memory_format=torch.channels_last)
+    for name, value in weights[False].items():
+        torch.testing.assert_close(weights[True][name], value, rtol=1e-4, atol=1e-5)
+    loaded = convrec.load(runs[True].directory).model.state_dict()
+    torch.testing.assert_close(loaded[stem], weights[True][stem].contiguous())
+
+
+def test_channels_last_is_refused_where_the_cpu_convolution_would_corrupt_memory(tmp_path):
+    data = image_folder(tmp_path / "data", per_class=4)
+    with pytest.raises(UserError, match=r"channels_last.*features\.2\.shortcut.* has 4"):
+        convrec.train(
+            "images",
+            "resnet",
+            epochs=1,
+            progress=False,
+            out=str(tmp_path / "runs"),
+            channels_last=True,
+            task_options={"data": str(data)},
+            model_options={"widths": [4, 8], "blocks_per_stage": 1},
+        )
+    assert not (tmp_path / "runs").exists()
 
 
 def broken(root: Path, case: str) -> Path:
