@@ -5,7 +5,8 @@ that fits on the training split, makes every choice (regularisation, model order
 validation split or on the training part alone, and returns its metrics on the test split, with the
 choices it made:
 
-- ``reviews``: :func:`tfidf_logistic`, word unigrams and bigrams, TF-IDF, logistic regression.
+- ``reviews``: :func:`tfidf_logistic`, word unigrams and bigrams, TF-IDF, logistic regression;
+  :func:`tfidf_logistic_probabilities` for ensembles of it (:data:`ENSEMBLE_BASELINES`).
 - ``dna``: :func:`kmer_logistic`, overlapping k-mer counts, logistic regression.
 - ``sunspots``, ``sunspot-month``, ``co2``, ``elecdemand``: :func:`seasonal_naive` (and naive
   persistence) and :func:`arima`, mean absolute and root mean squared error in the series' units.
@@ -107,13 +108,13 @@ def _stack(dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def _choose_c(
+def _fit_best(
     make: Callable[[float], BaseEstimator],
     features: dict[str, object],
     labels: dict[str, np.ndarray],
-) -> Result:
-    """Fit ``make(C)`` on the training features for each C of :data:`C_GRID`; the C with the best
-    validation accuracy (the smallest one on ties) gives the test accuracy."""
+) -> tuple[BaseEstimator, float, float]:
+    """Fit ``make(C)`` on the training features for each C of :data:`C_GRID`: the model with the
+    best validation accuracy (the smallest C on ties), its C and that accuracy."""
     best_accuracy, best_c, best_model = -1.0, 0.0, None
     # One BLAS thread: measured 15 times faster here than the default on two cores.
     with threadpool_limits(1):
@@ -122,11 +123,38 @@ def _choose_c(
             accuracy = model.score(features["validation"], labels["validation"])
             if accuracy > best_accuracy:
                 best_accuracy, best_c, best_model = accuracy, c, model
+    return best_model, best_c, best_accuracy
+
+
+def _choose_c(
+    make: Callable[[float], BaseEstimator],
+    features: dict[str, object],
+    labels: dict[str, np.ndarray],
+) -> Result:
+    """The test accuracy of :func:`_fit_best`'s model, with its C and validation accuracy."""
+    model, c, validation_accuracy = _fit_best(make, features, labels)
     return {
-        "accuracy": float(best_model.score(features["test"], labels["test"])),
-        "C": f"{best_c:g}",
-        "validation": f"accuracy {best_accuracy:.4f}",
+        "accuracy": float(model.score(features["test"], labels["test"])),
+        "C": f"{c:g}",
+        "validation": f"accuracy {validation_accuracy:.4f}",
     }
+
+
+def _tfidf_features(splits: Splits) -> tuple[dict[str, object], dict[str, np.ndarray]]:
+    """TF-IDF features and labels of each split, the vectoriser fitted on the training split."""
+    documents, labels = {}, {}
+    for split in ("train", "validation", "test"):
+        dataset = getattr(splits, split)
+        pairs = [dataset[index] for index in range(len(dataset))]
+        documents[split] = [" ".join(map(str, ids.tolist())) for ids, _ in pairs]
+        labels[split] = np.array([int(label) for _, label in pairs])
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"\S+", sublinear_tf=True)
+    vectorizer.fit(documents["train"])
+    return {split: vectorizer.transform(texts) for split, texts in documents.items()}, labels
+
+
+def _logistic(c: float) -> LogisticRegression:
+    return LogisticRegression(C=c, max_iter=2000)
 
 
 def tfidf_logistic(splits: Splits) -> Result:
@@ -141,16 +169,15 @@ def tfidf_logistic(splits: Splits) -> Result:
     Example:
         >>> tfidf_logistic(load_dataset("reviews"))["accuracy"]  # doctest: +SKIP
     """
-    documents, labels = {}, {}
-    for split in ("train", "validation", "test"):
-        dataset = getattr(splits, split)
-        pairs = [dataset[index] for index in range(len(dataset))]
-        documents[split] = [" ".join(map(str, ids.tolist())) for ids, _ in pairs]
-        labels[split] = np.array([int(label) for _, label in pairs])
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"\S+", sublinear_tf=True)
-    vectorizer.fit(documents["train"])
-    features = {split: vectorizer.transform(texts) for split, texts in documents.items()}
-    return _choose_c(lambda c: LogisticRegression(C=c, max_iter=2000), features, labels)
+    return _choose_c(_logistic, *_tfidf_features(splits))
+
+
+def tfidf_logistic_probabilities(splits: Splits) -> tuple[np.ndarray, np.ndarray]:
+    """The test class probabilities ``(N, classes)`` of :func:`tfidf_logistic`'s model, and the
+    test labels ``(N,)``: what an ensemble of baselines averages."""
+    features, labels = _tfidf_features(splits)
+    model, _, _ = _fit_best(_logistic, features, labels)
+    return model.predict_proba(features["test"]), labels["test"]
 
 
 def _kmer_codes(digits: np.ndarray, both_strands: bool) -> np.ndarray:
@@ -807,6 +834,13 @@ BASELINES: dict[str, list[tuple[str, Callable[[Splits], Result]]]] = {
     },
 }
 """Dataset name to its baselines, each a ``(name, function of Splits)`` pair."""
+
+ENSEMBLE_BASELINES: dict[str, list[tuple[str, Callable[[Splits], tuple]]]] = {
+    "reviews": [("tfidf logistic", tfidf_logistic_probabilities)],
+}
+"""Dataset name to baselines that give test probabilities and labels, for ensembles of baselines
+built as the zoo builds ensembles of networks: one per member seed's splits, probabilities
+averaged."""
 
 
 def main() -> None:

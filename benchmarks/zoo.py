@@ -8,10 +8,11 @@ classical baselines measured in the same run.
 Each row trains ``convrec.train(task, model, seed=s)`` with the recipe's defaults (a headline row
 overrides some, e.g. more epochs than the recipe's ten-minute budget), and reports the
 test metric's mean and spread (min to max) over the seeds and the mean training time. Baselines
-(``benchmarks/baselines.py``) run on the splits of the same seeds. The transfer row trains LeNet-5
-on Fashion-MNIST, then MNIST with 10 labels per class from scratch and from the Fashion-MNIST
-weights (with ``--freeze backbone``: convolutions frozen, dense layers new and trained; and
-without it: every layer trained), and reports the frozen run's gain.
+(``benchmarks/baselines.py``) run on the splits of the same seeds; an ensemble row's baseline is
+also built as its ensembles are, where the baseline gives probabilities. The transfer row trains
+LeNet-5 on Fashion-MNIST, then MNIST with 10 labels per class from scratch and from the
+Fashion-MNIST weights (with ``--freeze backbone``: convolutions frozen, dense layers new and
+trained; and without it: every layer trained), and reports the frozen run's gain.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import torch
 from provenance import revision
 from rich.console import Console
@@ -226,6 +228,34 @@ def baseline_results(datasets: set[str], seeds: list[int]) -> list[Result]:
     return results
 
 
+def ensemble_baseline_results(rows: list[Row], seeds: list[int]) -> list[Result]:
+    """For each ensemble row whose dataset has a probabilistic baseline, that baseline built as
+    the row's ensembles are: for seed ``s``, one fit per member seed ``s * M`` to
+    ``s * M + M - 1`` on that seed's splits, the test probabilities averaged; its accuracy."""
+    from baselines import ENSEMBLE_BASELINES
+
+    results = []
+    for row in rows:
+        dataset = getattr(convrec.tasks.create_task(row.task), "dataset", None)
+        if row.ensemble == 1 or dataset not in ENSEMBLE_BASELINES:
+            continue
+        for name, function in ENSEMBLE_BASELINES[dataset]:
+            values, seconds = [], []
+            for seed in seeds:
+                started = time.perf_counter()
+                members = range(seed * row.ensemble, (seed + 1) * row.ensemble)
+                fitted = [function(convrec.data.load_dataset(dataset, seed=s)) for s in members]
+                labels = fitted[0][1]
+                if any(not np.array_equal(other, labels) for _, other in fitted):
+                    raise ValueError(f"{dataset}: the members' test labels differ")
+                average = np.mean([probabilities for probabilities, _ in fitted], axis=0)
+                values.append(float(np.mean(average.argmax(axis=1) == labels)))
+                seconds.append(time.perf_counter() - started)
+            baseline = Row(dataset, f"baseline: {name}", "accuracy", "", "measured", row.ensemble)
+            results.append(Result(baseline, values, seconds))
+    return results
+
+
 def chosen_rows(names: list[str]) -> list[Row]:
     if not names:
         return ROWS
@@ -272,6 +302,7 @@ def run(rows: list[Row], seeds: list[int], transfer: bool, out: Path, show: Call
         show(f"transfer: {results[-1].values}")
     datasets = {getattr(convrec.tasks.create_task(row.task), "dataset", None) for row in rows}
     results += baseline_results(datasets, seeds)
+    results += ensemble_baseline_results(rows, seeds)
     return results
 
 

@@ -47,9 +47,14 @@ def test_tfidf_logistic_separates_documents_by_a_word(baselines):
         noise = rng.integers(4, 40, rng.integers(5, 15))
         return torch.from_numpy(np.r_[noise, 2 + label, noise[:3]])
 
-    result = baselines.tfidf_logistic(_classification("reviews", review))
+    splits = _classification("reviews", review)
+    result = baselines.tfidf_logistic(splits)
     assert result["accuracy"] >= 0.95 and _metrics(result) == {"accuracy"}
     assert result["C"] in {f"{c:g}" for c in baselines.C_GRID}
+    probabilities, labels = baselines.tfidf_logistic_probabilities(splits)
+    assert probabilities.shape == (60, 2) and np.allclose(probabilities.sum(axis=1), 1)
+    assert np.mean(probabilities.argmax(axis=1) == labels) == result["accuracy"]
+    assert labels.tolist() == [0, 1] * 30
 
 
 def test_kmer_counts_by_hand(baselines):

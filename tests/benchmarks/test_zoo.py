@@ -4,6 +4,7 @@ networks train with, so that a mean is compared with a mean over the same splits
 import sys
 from types import ModuleType, SimpleNamespace
 
+import numpy as np
 import pytest
 
 from tests.benchmarks.scripts import load_script
@@ -97,3 +98,37 @@ def test_an_ensemble_row_averages_disjoint_seeds_for_each_value(zoo, monkeypatch
     assert ensembles == [["run-0", "run-1", "run-2"], ["run-3", "run-4", "run-5"]]
     assert result.values == pytest.approx([0.91, 0.92]) and result.seconds == [6.0, 6.0]
     assert row.key == "italy-power:fcnx3" and result.cells()[1].startswith("fcn x3")
+
+
+def test_an_ensemble_rows_baseline_averages_the_members_probabilities(zoo, monkeypatch):
+    labels = np.array([0, 1, 1])
+    member_probabilities = {  # each member gets one item wrong; their mean gets none wrong
+        0: [[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]],
+        1: [[0.4, 0.6], [0.1, 0.9], [0.3, 0.7]],
+        2: [[0.8, 0.2], [0.2, 0.8], [0.55, 0.45]],
+        3: [[0.1, 0.9], [0.1, 0.9], [0.1, 0.9]],
+        4: [[0.1, 0.9], [0.1, 0.9], [0.1, 0.9]],
+        5: [[0.1, 0.9], [0.1, 0.9], [0.1, 0.9]],
+    }
+    loaded = []
+
+    def fake_load_dataset(name, seed=0):
+        loaded.append(seed)
+        return SimpleNamespace(seed=seed)
+
+    fake_baselines = ModuleType("baselines")
+    fake_baselines.ENSEMBLE_BASELINES = {
+        "reviews": [("fake", lambda s: (np.array(member_probabilities[s.seed]), labels))]
+    }
+    monkeypatch.setitem(sys.modules, "baselines", fake_baselines)
+    monkeypatch.setattr(zoo.convrec.data, "load_dataset", fake_load_dataset)
+    rows = [
+        zoo.Row("reviews", "textcnn", "accuracy", "", "measured"),
+        zoo.Row("reviews", "textcnn", "accuracy", "", "measured", 3),
+    ]
+
+    (result,) = zoo.ensemble_baseline_results(rows, [0, 1])
+
+    assert loaded == [0, 1, 2, 3, 4, 5]
+    assert result.values == pytest.approx([1.0, 2 / 3])
+    assert result.cells()[:2] == ["reviews", "baseline: fake x3 (mean probabilities)"]
